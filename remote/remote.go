@@ -1,0 +1,55 @@
+// Package remote runs commands on hosts, locally or over SSH, and relays
+// zfs send streams between them. Observe and apply only see the Host
+// interface, so they work the same on every transport.
+package remote
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Cmd is one command to run on a host. Argv is never interpreted by a
+// shell on the local transport; the SSH transport quotes each word.
+type Cmd struct {
+	Argv   []string
+	Stdin  io.Reader // nil: empty stdin
+	Stdout io.Writer // nil: discarded
+}
+
+// Host runs commands on one machine.
+type Host interface {
+	// Name is the host's name in the configuration (for messages).
+	Name() string
+	// Run runs c and waits for it. A non-zero exit yields an *ExitError
+	// carrying the command's stderr. Cancelling ctx ends the command.
+	Run(ctx context.Context, c Cmd) error
+	// Close releases connections held for the host.
+	Close() error
+}
+
+// ExitError reports a command that ran and failed.
+type ExitError struct {
+	Host   string
+	Argv   []string
+	Code   int // -1 when killed by a signal or the exit status was lost
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if msg == "" {
+		msg = fmt.Sprintf("exit status %d", e.Code)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Host, strings.Join(e.Argv, " "), msg)
+}
+
+// Output runs argv on h and returns its stdout.
+func Output(ctx context.Context, h Host, argv ...string) ([]byte, error) {
+	var b strings.Builder
+	if err := h.Run(ctx, Cmd{Argv: argv, Stdout: &b}); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
