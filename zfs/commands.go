@@ -1,0 +1,111 @@
+package zfs
+
+import (
+	"strings"
+)
+
+// SnapshotArgv creates snapshots atomically; all must be in one pool.
+func SnapshotArgv(names ...string) []string {
+	return append([]string{"zfs", "snapshot"}, names...)
+}
+
+// DestroySnapshotsArgv destroys several snapshots of one dataset in one
+// transaction group: zfs destroy fs@a,b,c.
+func DestroySnapshotsArgv(dataset string, snaps ...string) []string {
+	return []string{"zfs", "destroy", dataset + "@" + strings.Join(snaps, ",")}
+}
+
+// DestroyBookmarkArgv destroys one bookmark (fs#name).
+func DestroyBookmarkArgv(bookmark string) []string {
+	return []string{"zfs", "destroy", bookmark}
+}
+
+// HoldArgv puts a hold with tag on each snapshot.
+func HoldArgv(tag string, snaps ...string) []string {
+	return append([]string{"zfs", "hold", tag}, snaps...)
+}
+
+// ReleaseArgv releases the hold tag from each snapshot.
+func ReleaseArgv(tag string, snaps ...string) []string {
+	return append([]string{"zfs", "release", tag}, snaps...)
+}
+
+// BookmarkArgv bookmarks snapshot (fs@snap) as bookmark (fs#name).
+func BookmarkArgv(snapshot, bookmark string) []string {
+	return []string{"zfs", "bookmark", snapshot, bookmark}
+}
+
+// CreatePlaceholderArgv creates an unmountable dataset marked as a
+// placeholder, so that replicated children have a parent.
+func CreatePlaceholderArgv(dataset string) []string {
+	return []string{"zfs", "create", "-o", "canmount=off", "-o", PropPlaceholder + "=on", dataset}
+}
+
+// SendOptions are the flags of a zfs send.
+type SendOptions struct {
+	Raw         bool // -w
+	LargeBlocks bool // -L
+	Compressed  bool // -c
+	Embedded    bool // -e
+	Properties  bool // -p
+}
+
+func (o SendOptions) flags() []string {
+	var f []string
+	if o.Raw {
+		f = append(f, "-w")
+	}
+	if o.LargeBlocks {
+		f = append(f, "-L")
+	}
+	if o.Compressed {
+		f = append(f, "-c")
+	}
+	if o.Embedded {
+		f = append(f, "-e")
+	}
+	if o.Properties {
+		f = append(f, "-p")
+	}
+	return f
+}
+
+// SendArgv sends snapshot to (fs@snap), incrementally from from (a
+// snapshot fs@x or bookmark fs#x) unless from is empty.
+func SendArgv(opts SendOptions, from, to string) []string {
+	argv := append([]string{"zfs", "send"}, opts.flags()...)
+	if from != "" {
+		argv = append(argv, "-i", from)
+	}
+	return append(argv, to)
+}
+
+// ResumeSendArgv continues an interrupted send from a receive_resume_token.
+// The token carries the original flags.
+func ResumeSendArgv(token string) []string {
+	return []string{"zfs", "send", "-t", token}
+}
+
+// RecvArgv receives into dataset, resumably (-s) and without mounting (-u).
+// It never forces (-F): see the safety invariants.
+func RecvArgv(dataset string) []string {
+	return []string{"zfs", "recv", "-s", "-u", dataset}
+}
+
+// RecvAbortArgv discards a partially received stream's saved state.
+func RecvAbortArgv(dataset string) []string {
+	return []string{"zfs", "recv", "-A", dataset}
+}
+
+// ResumeTokenArgv decodes a resume token without sending anything.
+func ResumeTokenArgv(token string) []string {
+	return []string{"zfs", "send", "-nv", "-t", token}
+}
+
+// GUIDsArgv lists the name and guid of the given objects, for re-checking
+// preconditions just before an action runs. Missing objects make zfs
+// print "dataset does not exist" for them and exit 1; the lines for the
+// others are still printed.
+func GUIDsArgv(names ...string) []string {
+	return append([]string{"zfs", "list", "-H", "-p", "-t", "filesystem,volume,snapshot,bookmark", "-o", "name,guid,receive_resume_token"}, names...)
+}

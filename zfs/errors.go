@@ -1,0 +1,52 @@
+package zfs
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/zplan/zplan/remote"
+)
+
+// ErrorKind classifies a failed zfs command by its stderr, so apply can
+// tell an idempotent repeat from a real failure.
+type ErrorKind int
+
+const (
+	ErrOther          ErrorKind = iota
+	ErrNotExist                 // "dataset does not exist", "could not find any snapshots"
+	ErrBusy                     // destroy of a held snapshot: "dataset is busy"
+	ErrHoldExists               // "tag already exists on this dataset"
+	ErrNoSuchHold               // "no such tag on this dataset"
+	ErrExists                   // "dataset already exists", bookmark exists
+	ErrTargetModified           // recv: "destination ... has been modified"
+	ErrPermission               // "permission denied"
+)
+
+var errorTexts = []struct {
+	text string
+	kind ErrorKind
+}{
+	{"tag already exists on this dataset", ErrHoldExists},
+	{"no such tag on this dataset", ErrNoSuchHold},
+	{"has been modified", ErrTargetModified},
+	{"dataset is busy", ErrBusy},
+	{"does not exist", ErrNotExist},
+	{"could not find any snapshots", ErrNotExist},
+	{"already exists", ErrExists},
+	{"permission denied", ErrPermission},
+}
+
+// Classify returns the kind of a zfs failure, ErrOther if unknown.
+func Classify(err error) ErrorKind {
+	var ee *remote.ExitError
+	if !errors.As(err, &ee) {
+		return ErrOther
+	}
+	msg := strings.ToLower(ee.Stderr)
+	for _, t := range errorTexts {
+		if strings.Contains(msg, t.text) {
+			return t.kind
+		}
+	}
+	return ErrOther
+}
