@@ -1,0 +1,183 @@
+// Package desired turns the configuration and the names of the datasets
+// that exist into what should exist: which datasets get snapshots on
+// which schedule, which replication edges run, and which retention
+// applies where. It is pure: no I/O, no clock.
+package desired
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/observe"
+)
+
+// Policy is everything the configuration demands, resolved against the
+// datasets that exist.
+type Policy struct {
+	Snapshots []*SnapshotRule
+	Edges     []*Edge
+	Retention []*RetentionRule
+	// Problems are configuration facts that do not fit the hosts (a named
+	// dataset that does not exist); they become conflicts in the plan.
+	Problems []Problem
+}
+
+// Problem is something the policy cannot do on one host/dataset.
+type Problem struct {
+	Host, Dataset, Message, Resolution string
+}
+
+// SnapshotRule: Dataset on Host gets Prefix snapshots on Schedule.
+type SnapshotRule struct {
+	Policy   string // snapshots block name
+	Host     string
+	Dataset  string
+	Prefix   string
+	Schedule *Schedule
+}
+
+// RetentionRule prunes Prefix snapshots of Dataset on Host.
+type RetentionRule struct {
+	Source    string // "snapshots.NAME" or "replication.NAME target"
+	Host      string
+	Dataset   string
+	Prefix    string
+	Retention *Retention // nil keeps everything
+	// AdoptForeign allows destroying snapshots without Prefix.
+	AdoptForeign bool
+	// PruneUnsent allows destroying snapshots an edge still has to send.
+	PruneUnsent bool
+}
+
+// Edge replicates one source dataset to one target dataset.
+type Edge struct {
+	Replication   *hclspec.Replication
+	ID            string
+	SourceHost    string
+	SourceDataset string
+	TargetHost    string
+	TargetDataset string
+	// Prefix selects the source snapshots that are sent ("" = all).
+	Prefix string
+}
+
+// Resolve expands dataset patterns against the observed hosts and
+// compiles schedules and retention rules.
+func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
+	p := &Policy{}
+	policies := map[string]*hclspec.SnapshotPolicy{}
+	for _, sp := range cfg.Snapshots {
+		policies[sp.Name] = sp
+		sched, err := CompileSchedule(sp.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("snapshots %q: %w", sp.Name, err)
+		}
+		ret, err := compileRetention(sp.Retention)
+		if err != nil {
+			return nil, fmt.Errorf("snapshots %q: %w", sp.Name, err)
+		}
+		for _, ds := range p.selectDatasets(st, sp.Host, sp.Datasets) {
+			p.Snapshots = append(p.Snapshots, &SnapshotRule{Policy: sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix, Schedule: sched})
+			p.Retention = append(p.Retention, &RetentionRule{
+				Source: "snapshots." + sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix,
+				Retention: ret, AdoptForeign: sp.Retention != nil && sp.Retention.AdoptForeign,
+				PruneUnsent: sp.Retention != nil && sp.Retention.PruneUnsent,
+			})
+		}
+	}
+	for _, r := range cfg.Replications {
+		host, sel, prefix := r.SourceHost, r.SourceDatasets, r.Prefix
+		if sp := policies[r.SnapshotsPolicy]; sp != nil {
+			host, sel = sp.Host, sp.Datasets
+			if prefix == "" {
+				prefix = sp.Prefix
+			}
+		}
+		ret, err := compileRetention(r.TargetRetention)
+		if err != nil {
+			return nil, fmt.Errorf("replication %q: target retention: %w", r.Name, err)
+		}
+		for _, ds := range p.selectDatasets(st, host, sel) {
+			tgt := TargetName(r, ds)
+			p.Edges = append(p.Edges, &Edge{
+				Replication: r, ID: r.ID, SourceHost: host, SourceDataset: ds,
+				TargetHost: r.TargetHost, TargetDataset: tgt, Prefix: prefix,
+			})
+			p.Retention = append(p.Retention, &RetentionRule{
+				Source: "replication." + r.Name + " target", Host: r.TargetHost, Dataset: tgt, Prefix: prefix,
+				Retention: ret, AdoptForeign: r.TargetRetention != nil && r.TargetRetention.AdoptForeign,
+			})
+		}
+	}
+	return p, nil
+}
+
+func compileRetention(r *hclspec.Retention) (*Retention, error) {
+	if r == nil {
+		return nil, nil
+	}
+	return CompileRetention(r)
+}
+
+// TargetName maps a source dataset below the replication's target root:
+// the strip prefix (default: the source pool) is replaced by the root.
+func TargetName(r *hclspec.Replication, source string) string {
+	strip := r.StripPrefix
+	if strip == "" {
+		strip, _, _ = strings.Cut(source, "/")
+	}
+	rest := source
+	if source == strip {
+		rest = ""
+	} else if strings.HasPrefix(source, strip+"/") {
+		rest = source[len(strip)+1:]
+	}
+	if rest == "" {
+		return r.TargetRoot
+	}
+	return r.TargetRoot + "/" + rest
+}
+
+// selectDatasets returns the datasets of host that sel chooses, sorted.
+// An exact name that does not exist is recorded as a problem.
+func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.DatasetSelector) []string {
+	h := st.Hosts[host]
+	if h == nil {
+		p.Problems = append(p.Problems, Problem{Host: host, Message: "host was not observed"})
+		return nil
+	}
+	chosen := map[string]bool{}
+	for _, pat := range sel.Include {
+		root, subtree := strings.CutSuffix(pat, "/**")
+		if _, ok := h.Datasets[root]; !ok {
+			p.Problems = append(p.Problems, Problem{Host: host, Dataset: root,
+				Message:    fmt.Sprintf("dataset %s does not exist on host %s", root, host),
+				Resolution: "create it, or remove it from the configuration"})
+			continue
+		}
+		chosen[root] = true
+		if subtree {
+			for name := range h.Datasets {
+				if strings.HasPrefix(name, root+"/") {
+					chosen[name] = true
+				}
+			}
+		}
+	}
+	for _, pat := range sel.Exclude {
+		root, subtree := strings.CutSuffix(pat, "/**")
+		for name := range chosen {
+			if name == root || (subtree && strings.HasPrefix(name, root+"/")) {
+				delete(chosen, name)
+			}
+		}
+	}
+	out := make([]string, 0, len(chosen))
+	for name := range chosen {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,246 @@
+// Package plan holds the plan as data: ordered actions with addresses,
+// reasons, estimates, dependencies and preconditions. diff makes plans,
+// apply executes them, and the renderers show them; none of them needs
+// to know how the others work.
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// FormatVersion is the version of the plan data (saved plans, JSON).
+const FormatVersion = 1
+
+// Kind is what an action does.
+type Kind string
+
+const (
+	KindSnapshot          Kind = "snapshot"           // create snapshots (atomic per pool)
+	KindSendFull          Kind = "send_full"          // full send|recv
+	KindSendIncremental   Kind = "send_incremental"   // incremental send|recv
+	KindSendResume        Kind = "send_resume"        // resume an interrupted send
+	KindDestroy           Kind = "destroy"            // destroy snapshots of one dataset
+	KindDestroyBookmark   Kind = "destroy_bookmark"   // destroy a bookmark
+	KindHold              Kind = "hold"               // put a hold on snapshots
+	KindRelease           Kind = "release"            // release a hold from snapshots
+	KindBookmark          Kind = "bookmark"           // bookmark a snapshot
+	KindAbortResume       Kind = "abort_resume"       // zfs recv -A
+	KindCreatePlaceholder Kind = "create_placeholder" // placeholder parent on a target
+)
+
+// IsSend reports whether the kind moves data between hosts.
+func (k Kind) IsSend() bool {
+	return k == KindSendFull || k == KindSendIncremental || k == KindSendResume
+}
+
+// Plan is the full, ordered set of actions for one run.
+type Plan struct {
+	FormatVersion int         `json:"format_version"`
+	ZplanVersion  string      `json:"zplan_version"`
+	Time          time.Time   `json:"time"` // "now" of the plan; names new snapshots
+	ConfigHash    string      `json:"config_hash"`
+	Actions       []*Action   `json:"actions"`
+	Conflicts     []*Conflict `json:"conflicts,omitempty"`
+	// Kept lists, for each managed snapshot retention keeps, why.
+	Kept []*Kept `json:"kept,omitempty"`
+}
+
+// Action is one step. Address is stable across plans of the same state.
+type Action struct {
+	Address string `json:"address"`
+	Kind    Kind   `json:"kind"`
+	Host    string `json:"host"`
+	Dataset string `json:"dataset"`
+	// Snapshots the action destroys, holds or releases. For KindSnapshot,
+	// Snapshots[0] names the new snapshot and Datasets lists every dataset
+	// of one pool that gets it, atomically.
+	Snapshots []SnapRef `json:"snapshots,omitempty"`
+	Datasets  []string  `json:"datasets,omitempty"`
+	Tag       string    `json:"tag,omitempty"`      // hold/release tag
+	Bookmark  string    `json:"bookmark,omitempty"` // bookmark name (after '#')
+	Send      *Send     `json:"send,omitempty"`
+
+	Reason   string `json:"reason"`
+	Estimate int64  `json:"estimate,omitempty"` // bytes to send
+
+	DependsOn     []string       `json:"depends_on,omitempty"`
+	Preconditions []Precondition `json:"preconditions,omitempty"`
+}
+
+// Send describes one send|recv step of a replication edge and the
+// bookkeeping apply performs around it.
+type Send struct {
+	Edge          string `json:"edge"` // replication id
+	SourceHost    string `json:"source_host"`
+	SourceDataset string `json:"source_dataset"`
+	// From is "@snap" or "#bookmark" for incrementals, "" for full.
+	From     string `json:"from,omitempty"`
+	FromGUID uint64 `json:"from_guid,omitempty"`
+	To       string `json:"to"`                // snapshot name (after '@')
+	ToGUID   uint64 `json:"to_guid,omitempty"` // 0 when created by this plan
+	// Token is the resume token to continue from (KindSendResume).
+	Token         string   `json:"token,omitempty"`
+	TargetHost    string   `json:"target_host"`
+	TargetDataset string   `json:"target_dataset"`
+	Flags         []string `json:"flags,omitempty"` // zfs send flags, e.g. -w -L -c
+
+	StepTag    string   `json:"step_tag"`              // held on from/to while sending
+	Cursor     string   `json:"cursor"`                // bookmark created on the source after success
+	OldCursors []string `json:"old_cursors,omitempty"` // this edge's cursors to destroy after
+	LastTag    string   `json:"last_tag"`              // held on the target's last received snapshot
+	// OldLast are target snapshots whose LastTag hold is released after.
+	OldLast []string `json:"old_last,omitempty"`
+}
+
+// SnapRef names a snapshot of the action's dataset, with why it is
+// affected (for destroys: the retention rule and bucket).
+type SnapRef struct {
+	Name   string `json:"name"` // after '@'
+	GUID   uint64 `json:"guid,omitempty"`
+	Rule   string `json:"rule,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"` // space a destroy frees (estimate)
+}
+
+// PreKind is the kind of fact a precondition asserts.
+type PreKind string
+
+const (
+	// PreExists: Object (fs, fs@snap or fs#bm) exists; with GUID != 0, with that GUID.
+	PreExists PreKind = "exists"
+	// PreAbsent: Object does not exist.
+	PreAbsent PreKind = "absent"
+	// PreResumeToken: dataset Object's receive_resume_token equals Value ("" = none).
+	PreResumeToken PreKind = "resume_token"
+)
+
+// Precondition is a fact about a host that must still hold when the
+// action runs; apply re-checks it and refuses the action otherwise.
+type Precondition struct {
+	Host   string  `json:"host"`
+	Kind   PreKind `json:"kind"`
+	Object string  `json:"object"`
+	GUID   uint64  `json:"guid,omitempty"`
+	Value  string  `json:"value,omitempty"`
+}
+
+func (p Precondition) String() string {
+	switch p.Kind {
+	case PreExists:
+		if p.GUID != 0 {
+			return fmt.Sprintf("%s has %s with guid %d", p.Host, p.Object, p.GUID)
+		}
+		return fmt.Sprintf("%s has %s", p.Host, p.Object)
+	case PreAbsent:
+		return fmt.Sprintf("%s has no %s", p.Host, p.Object)
+	case PreResumeToken:
+		if p.Value == "" {
+			return fmt.Sprintf("%s: %s has no resume token", p.Host, p.Object)
+		}
+		return fmt.Sprintf("%s: %s has resume token %.16s…", p.Host, p.Object, p.Value)
+	}
+	return string(p.Kind)
+}
+
+// Conflict is a problem that blocks one replication edge or dataset; the
+// rest of the plan goes ahead.
+type Conflict struct {
+	Edge    string `json:"edge,omitempty"`
+	Host    string `json:"host"`
+	Dataset string `json:"dataset"`
+	Message string `json:"message"`
+	// Resolution says what the user can do about it.
+	Resolution string `json:"resolution,omitempty"`
+}
+
+// Kept explains why retention keeps a managed snapshot.
+type Kept struct {
+	Host     string `json:"host"`
+	Dataset  string `json:"dataset"`
+	Snapshot string `json:"snapshot"`
+	Reason   string `json:"reason"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Actions) == 0 }
+
+// Sort orders actions so every action comes after its dependencies,
+// otherwise by address, making the order deterministic.
+func (p *Plan) Sort() error {
+	byAddr := map[string]*Action{}
+	for _, a := range p.Actions {
+		if byAddr[a.Address] != nil {
+			return fmt.Errorf("duplicate action address %s", a.Address)
+		}
+		byAddr[a.Address] = a
+	}
+	for _, a := range p.Actions {
+		for _, d := range a.DependsOn {
+			if byAddr[d] == nil {
+				return fmt.Errorf("action %s depends on unknown %s", a.Address, d)
+			}
+		}
+	}
+	sort.SliceStable(p.Actions, func(i, j int) bool { return p.Actions[i].Address < p.Actions[j].Address })
+	done := map[string]bool{}
+	visiting := map[string]bool{}
+	out := make([]*Action, 0, len(p.Actions))
+	var visit func(a *Action) error
+	visit = func(a *Action) error {
+		if done[a.Address] {
+			return nil
+		}
+		if visiting[a.Address] {
+			return fmt.Errorf("dependency cycle at %s", a.Address)
+		}
+		visiting[a.Address] = true
+		deps := append([]string(nil), a.DependsOn...)
+		sort.Strings(deps)
+		for _, d := range deps {
+			if err := visit(byAddr[d]); err != nil {
+				return err
+			}
+		}
+		done[a.Address] = true
+		out = append(out, a)
+		return nil
+	}
+	for _, a := range p.Actions {
+		if err := visit(a); err != nil {
+			return err
+		}
+	}
+	p.Actions = out
+	return nil
+}
+
+// Summary counts the actions by what they do to the user's data.
+type Summary struct {
+	Create, Send, Destroy, Other int
+	SendBytes                    int64
+}
+
+// Summarize counts actions for the summary line.
+func (p *Plan) Summarize() Summary {
+	var s Summary
+	for _, a := range p.Actions {
+		switch {
+		case a.Kind == KindSnapshot:
+			s.Create += len(a.Datasets)
+		case a.Kind == KindCreatePlaceholder:
+			s.Create++
+		case a.Kind.IsSend():
+			s.Send++
+			s.SendBytes += a.Estimate
+		case a.Kind == KindDestroy:
+			s.Destroy += len(a.Snapshots)
+		case a.Kind == KindDestroyBookmark:
+			s.Destroy++
+		default:
+			s.Other++
+		}
+	}
+	return s
+}
