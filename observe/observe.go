@@ -31,6 +31,7 @@ type Dataset struct {
 	Type        zfs.Type
 	GUID        uint64
 	Written     uint64 // bytes written since the newest snapshot
+	Referenced  uint64
 	Encryption  string
 	KeyStatus   string
 	Placeholder bool
@@ -174,7 +175,7 @@ func build(name string, entries []zfs.Entry) (*Host, []string, error) {
 			continue
 		}
 		host.Datasets[e.Name] = &Dataset{
-			Name: e.Name, Type: e.Type, GUID: e.GUID, Written: e.Written,
+			Name: e.Name, Type: e.Type, GUID: e.GUID, Written: e.Written, Referenced: e.Referenced,
 			Encryption: e.Encryption, KeyStatus: e.KeyStatus,
 			Placeholder: e.Placeholder, ResumeToken: e.ResumeToken,
 		}
@@ -239,4 +240,14 @@ func sortedDatasets(h *Host) []*Dataset {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// SnapshotByName returns the snapshot named name (after '@'), or nil.
+func (d *Dataset) SnapshotByName(name string) *Snapshot {
+	for _, s := range d.Snapshots {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }

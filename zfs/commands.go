@@ -50,7 +50,8 @@ type SendOptions struct {
 	Properties  bool // -p
 }
 
-func (o SendOptions) flags() []string {
+// Flags returns the options as zfs send flags.
+func (o SendOptions) Flags() []string {
 	var f []string
 	if o.Raw {
 		f = append(f, "-w")
@@ -70,10 +71,11 @@ func (o SendOptions) flags() []string {
 	return f
 }
 
-// SendArgv sends snapshot to (fs@snap), incrementally from from (a
-// snapshot fs@x or bookmark fs#x) unless from is empty.
-func SendArgv(opts SendOptions, from, to string) []string {
-	argv := append([]string{"zfs", "send"}, opts.flags()...)
+// SendArgv sends snapshot to (fs@snap) with flags (see SendOptions.Flags),
+// incrementally from from (a snapshot fs@x or bookmark fs#x) unless from
+// is empty.
+func SendArgv(flags []string, from, to string) []string {
+	argv := append([]string{"zfs", "send"}, flags...)
 	if from != "" {
 		argv = append(argv, "-i", from)
 	}

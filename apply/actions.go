@@ -1,0 +1,280 @@
+package apply
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/remote"
+	"github.com/zplan/zplan/zfs"
+)
+
+// object is what a host says about one name right now.
+type object struct {
+	guid  uint64
+	token string
+}
+
+// lookup asks host for the guid and resume token of names, in one
+// command. Names that do not exist are absent from the result.
+func (r *runner) lookup(ctx context.Context, host string, names []string) (map[string]object, error) {
+	var out strings.Builder
+	err := r.hosts[host].Run(ctx, remote.Cmd{Argv: zfs.GUIDsArgv(names...), Stdout: &out})
+	if err != nil {
+		// zfs prints what exists and complains about the rest; only a
+		// complaint other than "does not exist" is a real failure.
+		var ee *remote.ExitError
+		if !errors.As(err, &ee) || !onlyNotExist(ee.Stderr) {
+			return nil, fmt.Errorf("checking %s on %s: %w", strings.Join(names, " "), host, err)
+		}
+	}
+	objs := map[string]object{}
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) != 3 {
+			return nil, fmt.Errorf("checking %s on %s: unexpected zfs list line %q", strings.Join(names, " "), host, sc.Text())
+		}
+		guid, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("checking %s on %s: bad guid in %q", strings.Join(names, " "), host, sc.Text())
+		}
+		tok := f[2]
+		if tok == "-" {
+			tok = ""
+		}
+		objs[f[0]] = object{guid: guid, token: tok}
+	}
+	return objs, sc.Err()
+}
+
+func onlyNotExist(stderr string) bool {
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if l != "" && !strings.Contains(l, "does not exist") {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPreconditions re-reads the facts the plan assumed, one command
+// per host involved, and names the first that changed.
+func (r *runner) checkPreconditions(a *plan.Action) error {
+	byHost := map[string][]string{}
+	var hostOrder []string
+	for _, pc := range a.Preconditions {
+		if byHost[pc.Host] == nil {
+			hostOrder = append(hostOrder, pc.Host)
+		}
+		byHost[pc.Host] = append(byHost[pc.Host], pc.Object)
+	}
+	facts := map[string]map[string]object{}
+	for _, h := range hostOrder {
+		objs, err := r.lookup(r.ctx, h, dedupe(byHost[h]))
+		if err != nil {
+			return err
+		}
+		facts[h] = objs
+	}
+	for _, pc := range a.Preconditions {
+		o, exists := facts[pc.Host][pc.Object]
+		var bad string
+		switch pc.Kind {
+		case plan.PreExists:
+			switch {
+			case !exists:
+				bad = fmt.Sprintf("%s no longer has %s", pc.Host, pc.Object)
+			case pc.GUID != 0 && o.guid != pc.GUID:
+				bad = fmt.Sprintf("%s: %s has guid %d, the plan expected %d", pc.Host, pc.Object, o.guid, pc.GUID)
+			}
+		case plan.PreAbsent:
+			if exists {
+				bad = fmt.Sprintf("%s now has %s", pc.Host, pc.Object)
+			}
+		case plan.PreResumeToken:
+			if exists && o.token != pc.Value {
+				if pc.Value == "" {
+					bad = fmt.Sprintf("%s: %s now has an interrupted receive (resume token)", pc.Host, pc.Object)
+				} else {
+					bad = fmt.Sprintf("%s: %s's resume token changed", pc.Host, pc.Object)
+				}
+			}
+			if !exists && pc.Value != "" {
+				bad = fmt.Sprintf("%s no longer has %s", pc.Host, pc.Object)
+			}
+		default:
+			bad = fmt.Sprintf("unknown precondition kind %q", pc.Kind)
+		}
+		if bad != "" {
+			return fmt.Errorf("%w: %s", ErrStale, bad)
+		}
+	}
+	return nil
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// run runs argv on host; kinds listed in ok count as success, which is
+// what makes repeating a half-done action harmless.
+func (r *runner) zfs(host string, argv []string, ok ...zfs.ErrorKind) error {
+	err := r.hosts[host].Run(r.ctx, remote.Cmd{Argv: argv})
+	if err == nil {
+		return nil
+	}
+	k := zfs.Classify(err)
+	for _, o := range ok {
+		if k == o {
+			return nil
+		}
+	}
+	return err
+}
+
+func snapNames(dataset string, refs []plan.SnapRef) []string {
+	out := make([]string, len(refs))
+	for i, s := range refs {
+		out[i] = dataset + "@" + s.Name
+	}
+	return out
+}
+
+func (r *runner) do(a *plan.Action) error {
+	switch a.Kind {
+	case plan.KindSnapshot:
+		var names []string
+		for _, d := range a.Datasets {
+			names = append(names, d+"@"+a.Snapshots[0].Name)
+		}
+		return r.zfs(a.Host, zfs.SnapshotArgv(names...))
+	case plan.KindDestroy:
+		var snaps []string
+		for _, s := range a.Snapshots {
+			snaps = append(snaps, s.Name)
+		}
+		return r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...))
+	case plan.KindDestroyBookmark:
+		return r.zfs(a.Host, zfs.DestroyBookmarkArgv(a.Dataset+"#"+a.Bookmark), zfs.ErrNotExist)
+	case plan.KindHold:
+		for _, s := range snapNames(a.Dataset, a.Snapshots) {
+			if err := r.zfs(a.Host, zfs.HoldArgv(a.Tag, s), zfs.ErrHoldExists); err != nil {
+				return err
+			}
+		}
+		return nil
+	case plan.KindRelease:
+		for _, s := range snapNames(a.Dataset, a.Snapshots) {
+			if err := r.zfs(a.Host, zfs.ReleaseArgv(a.Tag, s), zfs.ErrNoSuchHold, zfs.ErrNotExist); err != nil {
+				return err
+			}
+		}
+		return nil
+	case plan.KindBookmark:
+		return r.zfs(a.Host, zfs.BookmarkArgv(a.Dataset+"@"+a.Snapshots[0].Name, a.Dataset+"#"+a.Bookmark), zfs.ErrExists)
+	case plan.KindAbortResume:
+		return r.zfs(a.Host, zfs.RecvAbortArgv(a.Dataset))
+	case plan.KindCreatePlaceholder:
+		return r.zfs(a.Host, zfs.CreatePlaceholderArgv(a.Dataset))
+	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
+		return r.send(a)
+	}
+	return fmt.Errorf("unknown action kind %q", a.Kind)
+}
+
+// send carries out one replication step with its hold protection:
+// step holds on both ends, send|recv -s, confirm the received GUID, new
+// cursor, move the last-received hold, then drop step holds and old
+// cursors. Each step repeats harmlessly, so a crash between any two is
+// repaired by the next plan.
+func (r *runner) send(a *plan.Action) error {
+	s := a.Send
+	src, dst := s.SourceHost, s.TargetHost
+	to := s.SourceDataset + "@" + s.To
+	held := []string{to}
+	if strings.HasPrefix(s.From, "@") {
+		held = append(held, s.SourceDataset+s.From)
+	}
+	for _, h := range held {
+		if err := r.zfs(src, zfs.HoldArgv(s.StepTag, h), zfs.ErrHoldExists); err != nil {
+			return fmt.Errorf("step hold: %w", err)
+		}
+	}
+	guid := s.ToGUID
+	if guid == 0 {
+		// Created by this apply: learn its GUID now.
+		objs, err := r.lookup(r.ctx, src, []string{to})
+		if err != nil {
+			return err
+		}
+		o, ok := objs[to]
+		if !ok {
+			return fmt.Errorf("%s does not exist on %s", to, src)
+		}
+		guid = o.guid
+	}
+	var sendArgv []string
+	if s.Token != "" {
+		sendArgv = zfs.ResumeSendArgv(s.Token)
+	} else {
+		from := ""
+		if s.From != "" {
+			from = s.SourceDataset + s.From
+		}
+		sendArgv = zfs.SendArgv(s.Flags, from, to)
+	}
+	progress := func(n int64) { r.opts.Reporter.Report(Event{Kind: EventProgress, Action: a, Bytes: n}) }
+	if err := remote.Pipe(r.ctx, r.hosts[src], sendArgv, r.hosts[dst], zfs.RecvArgv(s.TargetDataset), progress); err != nil {
+		return err
+	}
+	received := s.TargetDataset + "@" + s.To
+	objs, err := r.lookup(r.ctx, dst, []string{received})
+	if err != nil {
+		return err
+	}
+	if o, ok := objs[received]; !ok || o.guid != guid {
+		return fmt.Errorf("after receive, %s on %s does not have guid %d", received, dst, guid)
+	}
+	cursor := plan.CursorName(s.Edge, guid)
+	if err := r.zfs(src, zfs.BookmarkArgv(to, s.SourceDataset+"#"+cursor), zfs.ErrExists); err != nil {
+		return fmt.Errorf("cursor bookmark: %w", err)
+	}
+	if err := r.zfs(dst, zfs.HoldArgv(s.LastTag, received), zfs.ErrHoldExists); err != nil {
+		return fmt.Errorf("last-received hold: %w", err)
+	}
+	for _, old := range s.OldLast {
+		if old == s.To {
+			continue
+		}
+		if err := r.zfs(dst, zfs.ReleaseArgv(s.LastTag, s.TargetDataset+"@"+old), zfs.ErrNoSuchHold, zfs.ErrNotExist); err != nil {
+			return fmt.Errorf("releasing old last-received hold: %w", err)
+		}
+	}
+	for _, h := range held {
+		if err := r.zfs(src, zfs.ReleaseArgv(s.StepTag, h), zfs.ErrNoSuchHold, zfs.ErrNotExist); err != nil {
+			return fmt.Errorf("releasing step hold: %w", err)
+		}
+	}
+	for _, old := range s.OldCursors {
+		if old == cursor {
+			continue // never the cursor the next incremental needs
+		}
+		if err := r.zfs(src, zfs.DestroyBookmarkArgv(s.SourceDataset+"#"+old), zfs.ErrNotExist); err != nil {
+			return fmt.Errorf("destroying old cursor: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+// Package diff computes the plan: a pure function of the desired policy,
+// the observed state and the plan time. It reads no clock and does no
+// I/O, so the same inputs always give the same plan, byte for byte.
+package diff
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/plan"
+)
+
+// Options carries what the plan records about its making.
+type Options struct {
+	ZplanVersion string
+	ConfigHash   string
+	// Explain records why retention keeps each managed snapshot.
+	Explain bool
+}
+
+// SnapshotTimeFormat names managed snapshots after the plan time.
+const SnapshotTimeFormat = "20060102T150405Z"
+
+// Plan computes the actions that bring the hosts to the policy.
+func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (*plan.Plan, error) {
+	now = now.UTC().Truncate(time.Second)
+	p := &planner{
+		pol: pol, st: st, now: now, opts: opts,
+		out: &plan.Plan{
+			FormatVersion: plan.FormatVersion, ZplanVersion: opts.ZplanVersion,
+			Time: now, ConfigHash: opts.ConfigHash,
+		},
+		planned:    map[dsKey]*virtualSnap{},
+		needed:     map[dsKey]map[string]string{},
+		sendsFrom:  map[dsKey][]string{},
+		sendsInto:  map[dsKey][]string{},
+		firstSend:  map[dsKey]string{},
+		actions:    map[string]*plan.Action{},
+		releaseFor: map[dsKey][]string{},
+	}
+	for _, pr := range pol.Problems {
+		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
+	}
+	p.snapshots()
+	// Edges are planned in an order where a parent's edge comes before
+	// its children's, so children can depend on the parent's first send.
+	edges := append([]*desired.Edge(nil), pol.Edges...)
+	sort.SliceStable(edges, func(i, j int) bool {
+		if edges[i].TargetHost != edges[j].TargetHost {
+			return edges[i].TargetHost < edges[j].TargetHost
+		}
+		return edges[i].TargetDataset < edges[j].TargetDataset
+	})
+	for _, e := range edges {
+		p.edge(e)
+	}
+	p.retention()
+	sort.SliceStable(p.out.Conflicts, func(i, j int) bool {
+		a, b := p.out.Conflicts[i], p.out.Conflicts[j]
+		return a.Host+"\x00"+a.Dataset+"\x00"+a.Edge < b.Host+"\x00"+b.Dataset+"\x00"+b.Edge
+	})
+	if err := p.out.Sort(); err != nil {
+		return nil, fmt.Errorf("ordering plan: %w", err)
+	}
+	return p.out, nil
+}
+
+type dsKey struct{ host, dataset string }
+
+// virtualSnap is a snapshot this plan creates; it has no GUID yet.
+type virtualSnap struct {
+	name    string
+	address string
+}
+
+type planner struct {
+	pol  *desired.Policy
+	st   *observe.State
+	now  time.Time
+	opts Options
+	out  *plan.Plan
+
+	planned map[dsKey]*virtualSnap
+	// needed: snapshots (by name) retention must keep, with the reason.
+	needed map[dsKey]map[string]string
+	// send action addresses reading from / writing into each dataset.
+	sendsFrom, sendsInto map[dsKey][]string
+	// firstSend: the first send creating a target dataset, for children.
+	firstSend map[dsKey]string
+	actions   map[string]*plan.Action
+	// releaseFor: stale-hold releases that sends on the dataset wait for.
+	releaseFor map[dsKey][]string
+}
+
+func (p *planner) add(a *plan.Action) *plan.Action {
+	if old := p.actions[a.Address]; old != nil {
+		return old
+	}
+	p.actions[a.Address] = a
+	p.out.Actions = append(p.out.Actions, a)
+	return a
+}
+
+func (p *planner) dataset(host, name string) *observe.Dataset {
+	h := p.st.Hosts[host]
+	if h == nil {
+		return nil
+	}
+	return h.Datasets[name]
+}
+
+func (p *planner) need(k dsKey, snap, why string) {
+	if p.needed[k] == nil {
+		p.needed[k] = map[string]string{}
+	}
+	if _, ok := p.needed[k][snap]; !ok {
+		p.needed[k][snap] = why
+	}
+}
+
+func address(kind, host, object string) string {
+	return fmt.Sprintf("%s.%s[%q]", kind, host, object)
+}
+
+func pool(dataset string) string {
+	p, _, _ := strings.Cut(dataset, "/")
+	return p
+}
+
+// snapshots plans the scheduled snapshots, one atomic action per host,
+// pool and name.
+func (p *planner) snapshots() {
+	type group struct {
+		host, pool, name string
+		datasets         []string
+		reasons          []string
+	}
+	groups := map[string]*group{}
+	for _, r := range p.pol.Snapshots {
+		ds := p.dataset(r.Host, r.Dataset)
+		if ds == nil {
+			continue
+		}
+		k := dsKey{r.Host, r.Dataset}
+		if p.planned[k] != nil {
+			continue // two policies on one dataset: one snapshot is enough
+		}
+		var newest time.Time
+		has := false
+		for _, s := range ds.Snapshots {
+			if strings.HasPrefix(s.Name, r.Prefix) {
+				newest, has = s.Creation, true
+			}
+		}
+		due, slot := r.Schedule.Due(newest, has, p.now)
+		if !due {
+			continue
+		}
+		name := r.Prefix + p.now.Format(SnapshotTimeFormat)
+		if ds.SnapshotByName(name) != nil {
+			continue
+		}
+		gk := r.Host + "\x00" + pool(r.Dataset) + "\x00" + name
+		g := groups[gk]
+		if g == nil {
+			g = &group{host: r.Host, pool: pool(r.Dataset), name: name}
+			groups[gk] = g
+		}
+		g.datasets = append(g.datasets, r.Dataset)
+		why := fmt.Sprintf("snapshots.%s: %s slot %s", r.Policy, r.Schedule, slot.Format(time.RFC3339))
+		if has {
+			why += fmt.Sprintf(", newest is %s", newest.Format(time.RFC3339))
+		} else {
+			why += ", none yet"
+		}
+		g.reasons = append(g.reasons, why)
+		p.planned[k] = &virtualSnap{name: name, address: address("snapshot", r.Host, g.pool+"@"+name)}
+	}
+	for _, g := range groups {
+		a := &plan.Action{
+			Address:   address("snapshot", g.host, g.pool+"@"+g.name),
+			Kind:      plan.KindSnapshot,
+			Host:      g.host,
+			Dataset:   g.pool,
+			Snapshots: []plan.SnapRef{{Name: g.name}},
+			Datasets:  g.datasets,
+			Reason:    uniqueJoin(g.reasons),
+		}
+		for _, d := range g.datasets {
+			a.Preconditions = append(a.Preconditions,
+				plan.Precondition{Host: g.host, Kind: plan.PreExists, Object: d},
+				plan.Precondition{Host: g.host, Kind: plan.PreAbsent, Object: d + "@" + g.name})
+		}
+		p.add(a)
+	}
+}
+
+func uniqueJoin(ss []string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+func (p *planner) conflict(e *desired.Edge, host, dataset, msg, resolution string) {
+	p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Edge: e.ID, Host: host, Dataset: dataset, Message: msg, Resolution: resolution})
+}

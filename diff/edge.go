@@ -1,0 +1,551 @@
+package diff
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/zfs"
+)
+
+// cand is a source snapshot an edge may send; virtual ones are created
+// by this plan and have no GUID yet.
+type cand struct {
+	name    string
+	guid    uint64
+	txg     uint64
+	virtual *virtualSnap
+}
+
+// base is the newest snapshot both sides share.
+type base struct {
+	from       string // "@snap" or "#bookmark" on the source
+	guid       uint64
+	txg        uint64 // createtxg on the source
+	targetName string // snapshot name on the target
+}
+
+// step is one send|recv of an edge.
+type step struct {
+	kind  plan.Kind
+	from  *base // nil for a full send
+	to    cand
+	token string
+	est   int64
+}
+
+// edge plans one replication edge: resume, sends and bookkeeping, or a
+// conflict that blocks only this edge.
+func (p *planner) edge(e *desired.Edge) {
+	src := p.dataset(e.SourceHost, e.SourceDataset)
+	if src == nil {
+		return // reported as a policy problem
+	}
+	if p.st.Hosts[e.TargetHost] == nil {
+		p.conflict(e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
+		return
+	}
+	tgt := p.dataset(e.TargetHost, e.TargetDataset)
+	raw, ok := p.rawMode(e, src, tgt)
+	if !ok {
+		return
+	}
+	srcKey := dsKey{e.SourceHost, e.SourceDataset}
+	var cands []cand
+	for _, s := range src.Snapshots {
+		if strings.HasPrefix(s.Name, e.Prefix) {
+			cands = append(cands, cand{name: s.Name, guid: s.GUID, txg: s.CreateTXG})
+		}
+	}
+	if v := p.planned[srcKey]; v != nil && strings.HasPrefix(v.name, e.Prefix) {
+		cands = append(cands, cand{name: v.name, txg: ^uint64(0), virtual: v})
+	}
+
+	var steps []step
+	var b *base
+	var resumeFrom, resumeTo string // snapshots a resume's step holds legitimately cover
+	switch {
+	case tgt == nil:
+		if len(cands) == 0 {
+			return
+		}
+		first := cands[len(cands)-1]
+		rest := []cand(nil)
+		if e.Replication.Initial == "all" {
+			first, rest = cands[0], cands[1:]
+		}
+		steps = append(steps, step{kind: plan.KindSendFull, to: first, est: p.estimate(src, nil, first)})
+		b = &base{from: "@" + first.name, guid: first.guid, txg: first.txg, targetName: first.name}
+		steps = append(steps, p.incrementals(src, b, rest)...)
+	case tgt.ResumeToken != "":
+		st, ok := p.resume(e, src, tgt, raw)
+		if !ok {
+			return
+		}
+		steps = append(steps, st)
+		resumeTo = "@" + st.to.name
+		if st.from != nil {
+			resumeFrom = st.from.from
+		}
+		b = &base{from: "@" + st.to.name, guid: st.to.guid, txg: st.to.txg, targetName: st.to.name}
+		steps = append(steps, p.incrementals(src, b, after(cands, st.to.txg))...)
+	default:
+		b, ok = p.findBase(e, src, tgt)
+		if !ok {
+			return
+		}
+		steps = p.incrementals(src, b, after(cands, b.txg))
+		p.need(dsKey{e.TargetHost, e.TargetDataset}, b.targetName, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
+		if strings.HasPrefix(b.from, "@") {
+			p.need(srcKey, b.from[1:], fmt.Sprintf("newest common snapshot of replication %s", e.ID))
+		}
+	}
+	for _, st := range steps {
+		if st.to.virtual == nil {
+			p.need(srcKey, st.to.name, fmt.Sprintf("not yet sent by replication %s", e.ID))
+		}
+		if st.from != nil && strings.HasPrefix(st.from.from, "@") {
+			p.need(srcKey, st.from.from[1:], fmt.Sprintf("base of a send of replication %s", e.ID))
+		}
+	}
+
+	stale := p.releaseStaleStepHolds(e, src, resumeFrom, resumeTo)
+	if len(steps) == 0 {
+		if tgt != nil && b != nil {
+			p.bookkeeping(e, src, tgt, b)
+		}
+		return
+	}
+	var deps []string
+	if tgt == nil {
+		var ok bool
+		if deps, ok = p.ensureParents(e); !ok {
+			return
+		}
+	}
+	p.emitSends(e, src, tgt, raw, steps, append(deps, stale...))
+}
+
+func after(cands []cand, txg uint64) []cand {
+	var out []cand
+	for _, c := range cands {
+		if c.txg > txg {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// incrementals chains sends from b through each of cands.
+func (p *planner) incrementals(src *observe.Dataset, b *base, cands []cand) []step {
+	var steps []step
+	for _, c := range cands {
+		from := b
+		steps = append(steps, step{kind: plan.KindSendIncremental, from: from, to: c, est: p.estimate(src, from, c)})
+		b = &base{from: "@" + c.name, guid: c.guid, txg: c.txg, targetName: c.name}
+	}
+	return steps
+}
+
+// estimate sums the written bytes of the snapshots the stream covers
+// (referenced for a full send): free, and close enough for a plan.
+func (p *planner) estimate(src *observe.Dataset, from *base, to cand) int64 {
+	if from == nil {
+		if s := src.SnapshotByGUID(to.guid); s != nil && to.virtual == nil {
+			return int64(s.Referenced)
+		}
+		return int64(src.Referenced)
+	}
+	var n uint64
+	for _, s := range src.Snapshots {
+		if s.CreateTXG > from.txg && s.CreateTXG <= to.txg {
+			n += s.Written
+		}
+	}
+	if to.virtual != nil {
+		n += src.Written
+	}
+	return int64(n)
+}
+
+// rawMode decides whether the edge sends raw, refusing combinations that
+// would expose plaintext or mix raw and non-raw streams.
+func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok bool) {
+	r := e.Replication
+	switch r.Raw {
+	case "always":
+		raw = true
+	case "never":
+		if src.Encrypted() && !r.AllowDecrypt {
+			p.conflict(e, e.SourceHost, e.SourceDataset,
+				"source is encrypted and raw = \"never\" would send it decrypted",
+				"set allow_decrypt = true in replication \""+r.Name+"\" to accept plaintext on the target, or use raw = \"auto\"")
+			return false, false
+		}
+	default:
+		raw = src.Encrypted()
+	}
+	if !raw && src.Encrypted() && src.KeyStatus != "available" {
+		p.conflict(e, e.SourceHost, e.SourceDataset, "a decrypted send needs the key, but it is not loaded", "zfs load-key the source, or send raw")
+		return false, false
+	}
+	if tgt != nil && len(tgt.Snapshots) > 0 && src.Encrypted() {
+		if raw && !tgt.Encrypted() {
+			p.conflict(e, e.TargetHost, e.TargetDataset, "target was received decrypted; a raw send onto it would mix raw and non-raw streams", "keep raw = \"never\" for this edge, or replicate to a new target")
+			return false, false
+		}
+		if !raw && tgt.Encrypted() && tgt.KeyStatus != "available" {
+			p.conflict(e, e.TargetHost, e.TargetDataset, "target was received raw; a decrypted send onto it would mix raw and non-raw streams", "use raw = \"auto\" for this edge")
+			return false, false
+		}
+	}
+	return raw, true
+}
+
+// findBase finds the newest common snapshot of source and target by GUID
+// and refuses a target that diverged after it (invariant 3).
+func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, bool) {
+	if len(tgt.Snapshots) == 0 {
+		p.conflict(e, e.TargetHost, e.TargetDataset, "target exists but has no snapshots; zplan will not overwrite it",
+			"destroy or rename the target dataset, or choose another target root")
+		return nil, false
+	}
+	for i := len(tgt.Snapshots) - 1; i >= 0; i-- {
+		t := tgt.Snapshots[i]
+		var b *base
+		if s := src.SnapshotByGUID(t.GUID); s != nil {
+			b = &base{from: "@" + s.Name, guid: s.GUID, txg: s.CreateTXG, targetName: t.Name}
+		} else {
+			for _, bm := range src.Bookmarks {
+				if bm.GUID == t.GUID {
+					b = &base{from: "#" + bm.Name, guid: bm.GUID, txg: bm.CreateTXG, targetName: t.Name}
+				}
+			}
+		}
+		if b == nil {
+			continue
+		}
+		if extra := tgt.Snapshots[i+1:]; len(extra) > 0 {
+			var names []string
+			var bytes uint64
+			for _, s := range extra {
+				names = append(names, "@"+s.Name)
+				bytes += s.Used
+			}
+			p.conflict(e, e.TargetHost, e.TargetDataset,
+				fmt.Sprintf("target diverged: %d snapshot(s) after the common snapshot @%s that the source does not have: %s (%s)", len(extra), t.Name, strings.Join(names, ", "), humanBytes(int64(bytes))),
+				"destroy them on the target if they are not needed, or declare on_divergence = \"rollback\"")
+			return nil, false
+		}
+		if tgt.Written > 0 {
+			p.conflict(e, e.TargetHost, e.TargetDataset,
+				fmt.Sprintf("target diverged: %s written since the common snapshot @%s", humanBytes(int64(tgt.Written)), t.Name),
+				"roll the target back (zfs rollback) if that data is not needed, or declare on_divergence = \"rollback\"")
+			return nil, false
+		}
+		return b, true
+	}
+	p.conflict(e, e.TargetHost, e.TargetDataset,
+		fmt.Sprintf("no common snapshot: none of the target's %d snapshots exists on the source (by GUID), nor a bookmark of one", len(tgt.Snapshots)),
+		"replicate to a new target dataset, or destroy the target if its data is not needed")
+	return nil, false
+}
+
+// resume checks a target's resume token against what the plan would
+// send (invariant 6) and plans the resumed send, or a conflict.
+func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (step, bool) {
+	t := tgt.Token
+	if t == nil {
+		p.conflict(e, e.TargetHost, e.TargetDataset, "interrupted receive with a resume token zfs could not decode: "+tgt.TokenErr,
+			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
+		return step{}, false
+	}
+	mismatch := func(why string) (step, bool) {
+		p.conflict(e, e.TargetHost, e.TargetDataset, "interrupted receive is not the stream this plan would send: "+why,
+			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
+		return step{}, false
+	}
+	ds, _, _ := strings.Cut(t.ToName, "@")
+	if ds != e.SourceDataset {
+		return mismatch(fmt.Sprintf("token sends %s, the edge's source is %s", t.ToName, e.SourceDataset))
+	}
+	if t.Raw != raw {
+		return mismatch(fmt.Sprintf("token raw=%v, the plan sends raw=%v", t.Raw, raw))
+	}
+	to := src.SnapshotByGUID(t.ToGUID)
+	if to == nil {
+		return mismatch(fmt.Sprintf("the source no longer has the token's snapshot (guid %d)", t.ToGUID))
+	}
+	st := step{kind: plan.KindSendResume, to: cand{name: to.Name, guid: to.GUID, txg: to.CreateTXG}, token: tgt.ResumeToken}
+	if t.FromGUID == 0 {
+		if len(tgt.Snapshots) > 0 {
+			return mismatch("token resumes a full send, but the target already has snapshots")
+		}
+		st.est = int64(to.Referenced) - int64(t.Bytes)
+	} else {
+		newest := tgt.Newest()
+		if newest == nil || newest.GUID != t.FromGUID {
+			return mismatch("token's from-snapshot is not the target's newest snapshot")
+		}
+		var from *base
+		if s := src.SnapshotByGUID(t.FromGUID); s != nil {
+			from = &base{from: "@" + s.Name, guid: s.GUID, txg: s.CreateTXG, targetName: newest.Name}
+		}
+		for _, bm := range src.Bookmarks {
+			if from == nil && bm.GUID == t.FromGUID {
+				from = &base{from: "#" + bm.Name, guid: bm.GUID, txg: bm.CreateTXG, targetName: newest.Name}
+			}
+		}
+		if from == nil {
+			return mismatch("the source has neither the token's from-snapshot nor a bookmark of it")
+		}
+		if to.CreateTXG <= from.txg {
+			return mismatch("token's to-snapshot is not newer than its from-snapshot")
+		}
+		st.from = from
+		st.est = p.estimate(src, from, st.to) - int64(t.Bytes)
+	}
+	if st.est < 0 {
+		st.est = 0
+	}
+	return st, true
+}
+
+// releaseStaleStepHolds plans releasing step holds of this edge that no
+// send is in flight for; it returns the actions' addresses.
+func (p *planner) releaseStaleStepHolds(e *desired.Edge, src *observe.Dataset, keepFrom, keepTo string) []string {
+	tag := plan.StepTag(e.ID)
+	var refs []plan.SnapRef
+	for _, s := range src.Snapshots {
+		if s.HasHold(tag) && "@"+s.Name != keepFrom && "@"+s.Name != keepTo {
+			refs = append(refs, plan.SnapRef{Name: s.Name, GUID: s.GUID})
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	a := p.add(&plan.Action{
+		Address: address("release", e.SourceHost, e.SourceDataset+"@"+tag), Kind: plan.KindRelease,
+		Host: e.SourceHost, Dataset: e.SourceDataset, Tag: tag, Snapshots: refs,
+		Reason: fmt.Sprintf("stale step hold of replication %s: no send is in flight", e.ID),
+	})
+	return []string{a.Address}
+}
+
+// bookkeeping repairs the cursor and last-received hold of an edge that
+// is in sync: after a crash between a receive and its bookkeeping, or
+// when an older zplan run left extra cursors or holds.
+func (p *planner) bookkeeping(e *desired.Edge, src, tgt *observe.Dataset, b *base) {
+	cursor := plan.CursorName(e.ID, b.guid)
+	var deps []string
+	if !hasBookmark(src, cursor) && strings.HasPrefix(b.from, "@") {
+		a := p.add(&plan.Action{
+			Address: address("bookmark", e.SourceHost, e.SourceDataset+"#"+cursor), Kind: plan.KindBookmark,
+			Host: e.SourceHost, Dataset: e.SourceDataset, Bookmark: cursor,
+			Snapshots: []plan.SnapRef{{Name: b.from[1:], GUID: b.guid}},
+			Reason:    fmt.Sprintf("replication cursor of %s: marks @%s, the newest snapshot %s:%s has", e.ID, b.from[1:], e.TargetHost, e.TargetDataset),
+			Preconditions: []plan.Precondition{
+				{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + b.from, GUID: b.guid},
+				{Host: e.SourceHost, Kind: plan.PreAbsent, Object: e.SourceDataset + "#" + cursor},
+			},
+		})
+		deps = append(deps, a.Address)
+	}
+	for _, name := range edgeCursors(src, e.ID) {
+		if name == cursor || "#"+name == b.from {
+			continue
+		}
+		p.add(&plan.Action{
+			Address: address("destroy_bookmark", e.SourceHost, e.SourceDataset+"#"+name), Kind: plan.KindDestroyBookmark,
+			Host: e.SourceHost, Dataset: e.SourceDataset, Bookmark: name,
+			Reason:        fmt.Sprintf("old replication cursor of %s; the cursor now marks @%s", e.ID, strings.TrimLeft(b.from, "@#")),
+			DependsOn:     deps,
+			Preconditions: []plan.Precondition{{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "#" + name}},
+		})
+	}
+	tag := plan.LastTag(e.ID)
+	var holdDeps []string
+	newest := tgt.SnapshotByName(b.targetName)
+	if newest != nil && !newest.HasHold(tag) {
+		a := p.add(&plan.Action{
+			Address: address("hold", e.TargetHost, e.TargetDataset+"@"+tag), Kind: plan.KindHold,
+			Host: e.TargetHost, Dataset: e.TargetDataset, Tag: tag,
+			Snapshots:     []plan.SnapRef{{Name: newest.Name, GUID: newest.GUID}},
+			Reason:        fmt.Sprintf("last received snapshot of replication %s must stay until the next one arrives", e.ID),
+			Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + newest.Name, GUID: newest.GUID}},
+		})
+		holdDeps = append(holdDeps, a.Address)
+	}
+	var old []plan.SnapRef
+	for _, s := range tgt.Snapshots {
+		if s.HasHold(tag) && s.Name != b.targetName {
+			old = append(old, plan.SnapRef{Name: s.Name, GUID: s.GUID})
+		}
+	}
+	if len(old) > 0 {
+		p.add(&plan.Action{
+			Address: address("release", e.TargetHost, e.TargetDataset+"@"+tag), Kind: plan.KindRelease,
+			Host: e.TargetHost, Dataset: e.TargetDataset, Tag: tag, Snapshots: old,
+			Reason:    fmt.Sprintf("no longer the last received snapshot of replication %s", e.ID),
+			DependsOn: holdDeps,
+		})
+	}
+}
+
+func hasBookmark(d *observe.Dataset, name string) bool {
+	for _, b := range d.Bookmarks {
+		if b.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// edgeCursors lists the cursor bookmarks of edge on d, oldest first.
+func edgeCursors(d *observe.Dataset, edge string) []string {
+	var out []string
+	for _, b := range d.Bookmarks {
+		if id, _, ok := plan.ParseCursor(b.Name); ok && id == edge {
+			out = append(out, b.Name)
+		}
+	}
+	return out
+}
+
+// ensureParents plans placeholders for the missing parents of a new
+// target dataset, or depends on the sends that create them.
+func (p *planner) ensureParents(e *desired.Edge) ([]string, bool) {
+	h := p.st.Hosts[e.TargetHost]
+	parts := strings.Split(e.TargetDataset, "/")
+	if _, ok := h.Datasets[parts[0]]; !ok {
+		p.conflict(e, e.TargetHost, e.TargetDataset, fmt.Sprintf("target pool %s does not exist on %s", parts[0], e.TargetHost), "create the pool, or fix the target root")
+		return nil, false
+	}
+	var dep string
+	for i := 2; i < len(parts); i++ {
+		name := strings.Join(parts[:i], "/")
+		if _, ok := h.Datasets[name]; ok {
+			continue
+		}
+		k := dsKey{e.TargetHost, name}
+		if a := p.firstSend[k]; a != "" {
+			dep = a
+			continue
+		}
+		a := p.add(&plan.Action{
+			Address: address("create_placeholder", e.TargetHost, name), Kind: plan.KindCreatePlaceholder,
+			Host: e.TargetHost, Dataset: name,
+			Reason:        fmt.Sprintf("parent of %s, which replication %s creates; unmounted, marked %s", e.TargetDataset, e.ID, "zplan:placeholder=on"),
+			Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreAbsent, Object: name}},
+		})
+		if dep != "" && !contains(a.DependsOn, dep) {
+			a.DependsOn = append(a.DependsOn, dep)
+		}
+		dep = a.Address
+	}
+	if dep == "" {
+		return nil, true
+	}
+	return []string{dep}, true
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// emitSends turns steps into send actions chained by dependencies, with
+// the bookkeeping each one does after it succeeds.
+func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool, steps []step, deps []string) {
+	srcKey, tgtKey := dsKey{e.SourceHost, e.SourceDataset}, dsKey{e.TargetHost, e.TargetDataset}
+	r := e.Replication
+	flags := sendFlags(r, raw)
+	oldCursors := edgeCursors(src, e.ID)
+	var oldLast []string
+	if tgt != nil {
+		for _, s := range tgt.Snapshots {
+			if s.HasHold(plan.LastTag(e.ID)) {
+				oldLast = append(oldLast, s.Name)
+			}
+		}
+	}
+	prev := ""
+	for i, st := range steps {
+		s := &plan.Send{
+			Edge: e.ID, SourceHost: e.SourceHost, SourceDataset: e.SourceDataset,
+			To: st.to.name, ToGUID: st.to.guid, Token: st.token,
+			TargetHost: e.TargetHost, TargetDataset: e.TargetDataset, Flags: flags,
+			StepTag: plan.StepTag(e.ID), LastTag: plan.LastTag(e.ID),
+			OldCursors: oldCursors, OldLast: oldLast,
+		}
+		if st.to.guid != 0 {
+			s.Cursor = plan.CursorName(e.ID, st.to.guid)
+		}
+		a := &plan.Action{
+			Address: address("send", e.ID, e.SourceDataset+"@"+st.to.name), Kind: st.kind,
+			Host: e.SourceHost, Dataset: e.SourceDataset, Send: s, Estimate: st.est,
+		}
+		pre := []plan.Precondition{{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "@" + st.to.name, GUID: st.to.guid}}
+		switch {
+		case st.kind == plan.KindSendResume:
+			a.Reason = fmt.Sprintf("replication.%s: resume the interrupted receive into %s:%s", r.Name, e.TargetHost, e.TargetDataset)
+			pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreResumeToken, Object: e.TargetDataset, Value: st.token})
+		case st.from == nil:
+			a.Reason = fmt.Sprintf("replication.%s: %s:%s does not exist (initial = %q)", r.Name, e.TargetHost, e.TargetDataset, initialMode(r))
+			pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreAbsent, Object: e.TargetDataset})
+			p.firstSend[tgtKey] = a.Address
+		default:
+			a.Reason = fmt.Sprintf("replication.%s: %s:%s lacks @%s", r.Name, e.TargetHost, e.TargetDataset, st.to.name)
+			pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + st.from.targetName, GUID: st.from.guid})
+			if i == 0 {
+				pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreResumeToken, Object: e.TargetDataset})
+			}
+		}
+		if st.from != nil {
+			s.From, s.FromGUID = st.from.from, st.from.guid
+			pre = append(pre, plan.Precondition{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + st.from.from, GUID: st.from.guid})
+		}
+		a.Preconditions = pre
+		if prev != "" {
+			a.DependsOn = append(a.DependsOn, prev)
+		} else {
+			a.DependsOn = append(a.DependsOn, deps...)
+		}
+		if st.to.virtual != nil {
+			a.DependsOn = append(a.DependsOn, st.to.virtual.address)
+		}
+		sort.Strings(a.DependsOn)
+		p.add(a)
+		p.sendsFrom[srcKey] = append(p.sendsFrom[srcKey], a.Address)
+		p.sendsInto[tgtKey] = append(p.sendsInto[tgtKey], a.Address)
+		prev = a.Address
+		// The next step's bookkeeping replaces what this one leaves.
+		oldCursors, oldLast = nil, []string{st.to.name}
+		if s.Cursor != "" {
+			oldCursors = []string{s.Cursor}
+		}
+	}
+}
+
+func initialMode(r *hclspec.Replication) string {
+	if r.Initial == "" {
+		return "most_recent"
+	}
+	return r.Initial
+}
+
+// sendFlags are the zfs send flags of an edge.
+func sendFlags(r *hclspec.Replication, raw bool) []string {
+	return zfs.SendOptions{
+		Raw: raw, LargeBlocks: r.SendOptions.LargeBlocks, Compressed: r.SendOptions.Compressed,
+		Embedded: r.SendOptions.Embedded, Properties: r.SendOptions.Properties,
+	}.Flags()
+}

@@ -1,0 +1,156 @@
+package diff
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/plan"
+)
+
+// retention plans destroys. Several rules on one dataset combine as a
+// union: a snapshot goes only if every rule that covers it lets it go,
+// and nothing an edge still needs or that carries a hold goes at all.
+func (p *planner) retention() {
+	rules := map[dsKey][]*desired.RetentionRule{}
+	var keys []dsKey
+	for _, r := range p.pol.Retention {
+		k := dsKey{r.Host, r.Dataset}
+		if rules[k] == nil {
+			keys = append(keys, k)
+		}
+		rules[k] = append(rules[k], r)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].host != keys[j].host {
+			return keys[i].host < keys[j].host
+		}
+		return keys[i].dataset < keys[j].dataset
+	})
+	for _, k := range keys {
+		p.retainDataset(k, rules[k])
+	}
+}
+
+type verdict struct {
+	covered, keep bool
+	rule, reason  string
+}
+
+func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
+	ds := p.dataset(k.host, k.dataset)
+	if ds == nil {
+		return
+	}
+	v := make([]verdict, len(ds.Snapshots))
+	virtual := p.planned[k]
+	for _, r := range rules {
+		if r.Retention == nil {
+			for i, s := range ds.Snapshots {
+				if strings.HasPrefix(s.Name, r.Prefix) {
+					v[i] = verdict{covered: true, keep: true, reason: r.Source + ": no retention configured"}
+				}
+			}
+			continue
+		}
+		var idx []int
+		var snaps []desired.Snap
+		for i, s := range ds.Snapshots {
+			if strings.HasPrefix(s.Name, r.Prefix) || r.AdoptForeign {
+				idx = append(idx, i)
+				snaps = append(snaps, desired.Snap{Name: s.Name, Created: s.Creation, CreateTXG: s.CreateTXG})
+			}
+		}
+		if virtual != nil && strings.HasPrefix(virtual.name, r.Prefix) {
+			// The snapshot this plan creates counts as the newest, so one
+			// apply converges; destroys wait for it to exist.
+			snaps = append(snaps, desired.Snap{Name: virtual.name, Created: p.now, CreateTXG: ^uint64(0)})
+		}
+		verdicts := r.Retention.Evaluate(snaps, p.now)
+		for j, i := range idx {
+			w := verdicts[j]
+			switch {
+			case !v[i].covered || (v[i].keep == false && w.Keep):
+				v[i] = verdict{covered: true, keep: w.Keep, rule: r.Source + " " + w.Rule, reason: w.Reason}
+			}
+		}
+	}
+	var destroy []plan.SnapRef
+	var freed int64
+	for i, s := range ds.Snapshots {
+		vd := v[i]
+		if !vd.covered {
+			continue
+		}
+		if !vd.keep {
+			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && strings.HasPrefix(why, "not yet sent")) {
+				vd = verdict{covered: true, keep: true, reason: why}
+			} else if len(s.Holds) > 0 {
+				reason := "held by " + strings.Join(s.Holds, ", ")
+				if !anyZplan(s.Holds) {
+					reason += " (not zplan's hold: release it to let retention destroy the snapshot)"
+				}
+				vd = verdict{covered: true, keep: true, reason: reason}
+			}
+		}
+		if vd.keep {
+			if p.opts.Explain {
+				p.out.Kept = append(p.out.Kept, &plan.Kept{Host: k.host, Dataset: k.dataset, Snapshot: s.Name, Reason: vd.reason})
+			}
+			continue
+		}
+		destroy = append(destroy, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.reason, Bytes: int64(s.Used)})
+		freed += int64(s.Used)
+	}
+	if len(destroy) == 0 {
+		return
+	}
+	a := &plan.Action{
+		Address: address("destroy", k.host, k.dataset), Kind: plan.KindDestroy,
+		Host: k.host, Dataset: k.dataset, Snapshots: destroy,
+		Reason: fmt.Sprintf("retention: %d snapshot(s) no rule keeps", len(destroy)),
+	}
+	a.DependsOn = append(a.DependsOn, p.sendsFrom[k]...)
+	a.DependsOn = append(a.DependsOn, p.sendsInto[k]...)
+	if virtual != nil {
+		a.DependsOn = append(a.DependsOn, virtual.address)
+	}
+	sort.Strings(a.DependsOn)
+	for _, d := range destroy {
+		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + d.Name, GUID: d.GUID})
+	}
+	p.add(a)
+}
+
+func pruneUnsent(rules []*desired.RetentionRule) bool {
+	for _, r := range rules {
+		if r.PruneUnsent {
+			return true
+		}
+	}
+	return false
+}
+
+func anyZplan(tags []string) bool {
+	for _, t := range tags {
+		if plan.ZplanTag(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// humanBytes formats n in binary units, as zfs does.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
