@@ -237,13 +237,13 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 				bytes += s.Used
 			}
 			p.conflict(e, e.TargetHost, e.TargetDataset,
-				fmt.Sprintf("target diverged: %d snapshot(s) after the common snapshot @%s that the source does not have: %s (%s)", len(extra), t.Name, strings.Join(names, ", "), humanBytes(int64(bytes))),
+				fmt.Sprintf("target diverged: %d snapshot(s) after the common snapshot @%s that the source does not have: %s (%s)", len(extra), t.Name, strings.Join(names, ", "), plan.HumanBytes(int64(bytes))),
 				"destroy them on the target if they are not needed, or declare on_divergence = \"rollback\"")
 			return nil, false
 		}
 		if tgt.Written > 0 {
 			p.conflict(e, e.TargetHost, e.TargetDataset,
-				fmt.Sprintf("target diverged: %s written since the common snapshot @%s", humanBytes(int64(tgt.Written)), t.Name),
+				fmt.Sprintf("target diverged: %s written since the common snapshot @%s", plan.HumanBytes(int64(tgt.Written)), t.Name),
 				"roll the target back (zfs rollback) if that data is not needed, or declare on_divergence = \"rollback\"")
 			return nil, false
 		}
