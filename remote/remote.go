@@ -33,14 +33,27 @@ type Host interface {
 type ExitError struct {
 	Host   string
 	Argv   []string
-	Code   int // -1 when killed by a signal or the exit status was lost
+	Code   int    // -1 when killed by a signal or the exit status was lost
+	Signal string // signal that killed the command ("TERM"), if known
 	Stderr string
 }
 
 func (e *ExitError) Error() string {
 	msg := strings.TrimSpace(e.Stderr)
 	if msg == "" {
-		msg = fmt.Sprintf("exit status %d", e.Code)
+		if e.Signal != "" {
+			msg = "killed by signal " + e.Signal
+		} else {
+			msg = fmt.Sprintf("exit status %d", e.Code)
+		}
+	}
+	// 126 and 127 are the shell's codes for "cannot execute" and "not
+	// found": usually a missing package or PATH on that host.
+	switch e.Code {
+	case 127:
+		msg += " (command not found on " + e.Host + ")"
+	case 126:
+		msg += " (command not executable on " + e.Host + ")"
 	}
 	return fmt.Sprintf("%s: %s: %s", e.Host, strings.Join(e.Argv, " "), msg)
 }
