@@ -33,6 +33,7 @@ var errorTexts = []struct {
 	{"does not exist", ErrNotExist},
 	{"could not find any snapshots", ErrNotExist},
 	{"already exists", ErrExists},
+	{"bookmark exists", ErrExists},
 	{"permission denied", ErrPermission},
 }
 

@@ -1,0 +1,28 @@
+# zplan: build, test, lint, fmt. The lab targets live in lab/lab.mk.
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build test test-unit lint fmt bench demo
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/zplan ./cmd/zplan
+
+# Everything, including the real-ZFS tests in the lab guest (see README).
+test:
+	./scripts/test
+
+# Fast tests only: no lab guest, no sshd.
+test-unit:
+	ZPLAN_LAB=skip ZPLAN_SSHD=skip $(GO) test ./...
+
+lint:
+	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w .
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./diff ./observe
+
+-include lab/lab.mk

@@ -1,0 +1,34 @@
+package zfs
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/zplan/zplan/remote"
+)
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		stderr string
+		want   ErrorKind
+	}{
+		{"cannot destroy snapshots in tank/a: dataset is busy\n", ErrBusy},
+		{"cannot hold snapshot 'tank/a@s': tag already exists on this dataset\n", ErrHoldExists},
+		{"cannot release hold from snapshot 'tank/a@s': no such tag on this dataset\n", ErrNoSuchHold},
+		{"cannot open 'tank/nope': dataset does not exist\n", ErrNotExist},
+		{"cannot receive incremental stream: destination tank/b has been modified\nsince most recent snapshot\n", ErrTargetModified},
+		{"cannot create bookmark 'tank/a#b': bookmark exists\n", ErrExists},
+		{"cannot create 'tank/x': dataset already exists\n", ErrExists},
+		{"cannot destroy 'tank/a@s': permission denied\n", ErrPermission},
+		{"something new\n", ErrOther},
+	} {
+		err := fmt.Errorf("wrapped: %w", &remote.ExitError{Host: "h", Argv: []string{"zfs"}, Code: 1, Stderr: tc.stderr})
+		if got := Classify(err); got != tc.want {
+			t.Errorf("Classify(%q) = %d, want %d", tc.stderr, got, tc.want)
+		}
+	}
+	if Classify(errors.New("dataset is busy")) != ErrOther {
+		t.Error("an error that is not an ExitError must not be classified by its text")
+	}
+}
