@@ -1,0 +1,102 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zplan/zplan/remote"
+	"github.com/zplan/zplan/zfs"
+)
+
+// cannedHost answers the listing, holds and token commands from a
+// synthetic pool, and counts the commands it runs.
+type cannedHost struct {
+	mu       sync.Mutex
+	datasets int
+	snaps    int
+	commands [][]string
+}
+
+func (h *cannedHost) Name() string { return "canned" }
+func (h *cannedHost) Close() error { return nil }
+
+func (h *cannedHost) Run(_ context.Context, c remote.Cmd) error {
+	h.mu.Lock()
+	h.commands = append(h.commands, c.Argv)
+	h.mu.Unlock()
+	switch {
+	case strings.Join(c.Argv, " ") == strings.Join(zfs.ListArgv(), " "):
+		fmt.Fprintf(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\n")
+		for d := 0; d < h.datasets; d++ {
+			tok := "-"
+			if d == 0 {
+				tok = "1-tok"
+			}
+			fmt.Fprintf(c.Stdout, "tank/d%d\tfilesystem\t%d\t2\t1700000000\t1\t1\t0\t-\toff\t-\t%s\t-\n", d, 1000+d, tok)
+			for s := 0; s < h.snaps; s++ {
+				// Every snapshot of every dataset carries one hold.
+				fmt.Fprintf(c.Stdout, "tank/d%d@s%d\tsnapshot\t%d\t%d\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\n", d, s, 10_000_000+d*1000+s, 10+s)
+			}
+			fmt.Fprintf(c.Stdout, "tank/d%d#b\tbookmark\t%d\t10\t1700000000\t-\t-\t-\t-\t-\t-\t-\t-\n", d, 10_000_000+d*1000)
+		}
+	case c.Argv[0] == "xargs":
+		in, _ := io.ReadAll(c.Stdin)
+		for _, name := range strings.Split(strings.TrimSuffix(string(in), "\x00"), "\x00") {
+			fmt.Fprintf(c.Stdout, "%s\tkeep\tSun Nov 22 12:00 2026\n", name)
+		}
+	case len(c.Argv) > 3 && c.Argv[2] == "-nv":
+		fmt.Fprintf(c.Stdout, "\ttoguid = 0x10\n\ttoname = tank/src@s1\n")
+	default:
+		return &remote.ExitError{Host: "canned", Argv: c.Argv, Code: 2, Stderr: "unexpected command"}
+	}
+	return nil
+}
+
+func TestObserveCommandCountDoesNotGrow(t *testing.T) {
+	counts := map[int]int{}
+	for _, n := range []int{10, 10_000} {
+		h := &cannedHost{datasets: n, snaps: 2}
+		st, err := ObserveHost(context.Background(), "canned", h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(st.Datasets); got != n+1 {
+			t.Fatalf("%d datasets observed, want %d", got, n+1)
+		}
+		last := st.Datasets[fmt.Sprintf("tank/d%d", n-1)]
+		if len(last.Snapshots) != 2 || !last.Snapshots[1].HasHold("keep") || len(last.Bookmarks) != 1 {
+			t.Fatalf("last dataset not fully observed: %+v", last)
+		}
+		if tok := st.Datasets["tank/d0"].Token; tok == nil || tok.ToGUID != 0x10 {
+			t.Fatalf("resume token not decoded: %+v", st.Datasets["tank/d0"])
+		}
+		counts[n] = len(h.commands)
+	}
+	if counts[10] != counts[10_000] || counts[10] != 3 {
+		t.Errorf("commands per host: %v; want 3 (list, holds, one token) for both sizes", counts)
+	}
+}
+
+func TestObserveOrdersByCreateTXGAndRejectsOrphans(t *testing.T) {
+	entries, err := zfs.ParseList([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t0\t-\toff\t-\t-\t-\n" +
+		"tank@b\tsnapshot\t3\t9\t1\t0\t1\t1\t0\toff\t-\t-\t-\n" +
+		"tank@a\tsnapshot\t2\t5\t1\t0\t1\t1\t0\toff\t-\t-\t-\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, held, err := build("h", entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.Datasets["tank"].Snapshots; s[0].Name != "a" || s[1].Name != "b" || len(held) != 0 {
+		t.Errorf("snapshots not in createtxg order or spurious holds: %v %v", s, held)
+	}
+	orphan, _ := zfs.ParseList([]byte("gone@x\tsnapshot\t3\t9\t1\t0\t1\t1\t0\toff\t-\t-\t-\n"))
+	if _, _, err := build("h", orphan); err == nil || !strings.Contains(err.Error(), "gone@x") {
+		t.Errorf("a snapshot without its dataset must be an error naming it, got %v", err)
+	}
+}
