@@ -43,6 +43,23 @@ type Dataset struct {
 
 	Snapshots []*Snapshot // oldest first (createtxg)
 	Bookmarks []*Bookmark // oldest first (createtxg)
+
+	// byGUID and byName index Snapshots; built on first use, rebuilt if
+	// Snapshots changed length (tests build datasets by hand).
+	byGUID map[uint64]*Snapshot
+	byName map[string]*Snapshot
+}
+
+func (d *Dataset) index() {
+	if d.byGUID != nil && len(d.byGUID) == len(d.Snapshots) {
+		return
+	}
+	d.byGUID = make(map[uint64]*Snapshot, len(d.Snapshots))
+	d.byName = make(map[string]*Snapshot, len(d.Snapshots))
+	for _, s := range d.Snapshots {
+		d.byGUID[s.GUID] = s
+		d.byName[s.Name] = s
+	}
 }
 
 // Encrypted reports whether the dataset uses native encryption.
@@ -58,12 +75,8 @@ func (d *Dataset) Newest() *Snapshot {
 
 // SnapshotByGUID returns the snapshot with guid, or nil.
 func (d *Dataset) SnapshotByGUID(guid uint64) *Snapshot {
-	for _, s := range d.Snapshots {
-		if s.GUID == guid {
-			return s
-		}
-	}
-	return nil
+	d.index()
+	return d.byGUID[guid]
 }
 
 // Snapshot is one snapshot. Name is the part after '@'.
@@ -223,11 +236,9 @@ func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) err
 		if ds == nil {
 			return fmt.Errorf("host %s: zfs holds names %s, which the listing did not show", host.Name, full)
 		}
-		for _, s := range ds.Snapshots {
-			if s.Name == snapName {
-				s.Holds = append(s.Holds, tags...)
-				sort.Strings(s.Holds)
-			}
+		if s := ds.SnapshotByName(snapName); s != nil {
+			s.Holds = append(s.Holds, tags...)
+			sort.Strings(s.Holds)
 		}
 	}
 	return nil
@@ -244,10 +255,6 @@ func sortedDatasets(h *Host) []*Dataset {
 
 // SnapshotByName returns the snapshot named name (after '@'), or nil.
 func (d *Dataset) SnapshotByName(name string) *Snapshot {
-	for _, s := range d.Snapshots {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
+	d.index()
+	return d.byName[name]
 }
