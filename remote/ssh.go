@@ -327,6 +327,11 @@ func dialHop(ctx context.Context, r *resolved, auth *authSet, prev *ssh.Client) 
 		switch {
 		case hk.err != nil:
 			return nil, hk.err
+		case len(hk.algorithms) > 0 && strings.Contains(err.Error(), "no common algorithm for host key"):
+			// The server has none of the key types known_hosts records
+			// for it: as suspicious as a changed key.
+			return nil, &HostKeyError{Host: r.name, Address: hk.lookupAddr, Changed: true, KnownHosts: r.knownHosts,
+				KeyType: "(none of " + strings.Join(hk.algorithms, ", ") + ")", Known: hk.known}
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fmt.Errorf("host %s: authentication as %s failed at %s (offered %s): %w", r.name, r.user, r.addr(), auth.describe(), err)
 		case stopped && errors.Is(ctx.Err(), context.DeadlineExceeded):

@@ -34,6 +34,9 @@ func (e *HostKeyError) Error() string {
 		file = e.KnownHosts[0]
 	}
 	scan := fmt.Sprintf("ssh-keyscan -p %s -t %s %s >> %s", port, keyscanType(e.KeyType), host, file)
+	if e.Fingerprint == "" {
+		scan = fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, file)
+	}
 	switch {
 	case e.Revoked:
 		return fmt.Sprintf("host %s: the host key of %s (%s %s) is marked @revoked in known_hosts; refusing to connect",
@@ -43,7 +46,7 @@ func (e *HostKeyError) Error() string {
 		if port != "22" {
 			entry = "[" + host + "]:" + port
 		}
-		return fmt.Sprintf("host %s: HOST KEY MISMATCH for %s: the server offers %s %s but known_hosts has another key (%s). "+
+		return fmt.Sprintf("host %s: HOST KEY MISMATCH for %s: the server offers %s %s but known_hosts has other keys (%s). "+
 			"Someone may be intercepting the connection, or the host was reinstalled. Check the fingerprint on the host "+
 			"(ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); if the change is expected, remove the old entry with "+
 			"ssh-keygen -R '%s' -f %s and add the new key with: %s",
@@ -77,6 +80,7 @@ func keyscanType(t string) string {
 type hostKeyChecker struct {
 	lookupAddr string // host:port (or HostKeyAlias:port) searched in known_hosts
 	algorithms []string
+	known      []string // file:line of the keys known_hosts has for the host
 	callback   ssh.HostKeyCallback
 	err        error // the verdict on the offered key, for a clear message
 }
@@ -120,6 +124,7 @@ func newHostKeyChecker(r *resolved) (*hostKeyChecker, error) {
 	if err := db(hk.lookupAddr, fake, probeKey); errors.As(err, &ke) {
 		seen := map[string]bool{}
 		for _, k := range ke.Want {
+			hk.known = append(hk.known, fmt.Sprintf("%s:%d %s %s", k.Filename, k.Line, k.Key.Type(), ssh.FingerprintSHA256(k.Key)))
 			for _, a := range hostKeyAlgorithms(k.Key.Type()) {
 				if !seen[a] {
 					seen[a] = true

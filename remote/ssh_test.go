@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"github.com/zplan/zplan/remote/internal/sshtest"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // testConfig is an SSHConfig for srv that reads no file of the machine's
@@ -220,5 +224,236 @@ func TestSSHCancel(t *testing.T) {
 	// The connection is still usable.
 	if _, err := Output(context.Background(), h, "true"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSSHUnknownHostRefused(t *testing.T) {
+	srv := sshtest.Start(t)
+	cfg := testConfig(t, srv)
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, files := range map[string][]string{"empty": {empty}, "missing": {empty + ".nope"}} {
+		cfg.KnownHostsFiles = files
+		_, err := DialSSH(context.Background(), cfg)
+		var he *HostKeyError
+		if !errors.As(err, &he) || he.Changed {
+			t.Fatalf("%s: want unknown-host error, got %v", name, err)
+		}
+		msg := err.Error()
+		for _, want := range []string{ssh.FingerprintSHA256(srv.HostKey), fmt.Sprintf("ssh-keyscan -p %d -t ed25519 127.0.0.1 >> %s", srv.Port, files[0])} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: message lacks %q: %s", name, want, msg)
+			}
+		}
+	}
+}
+
+func TestSSHChangedHostKeyRefused(t *testing.T) {
+	srv := sshtest.Start(t)
+	cfg := testConfig(t, srv)
+	other, err := sshtest.NewKey(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, other.PublicKey())
+	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.KnownHostsFiles = []string{kh}
+	_, err = DialSSH(context.Background(), cfg)
+	var he *HostKeyError
+	if !errors.As(err, &he) || !he.Changed {
+		t.Fatalf("want changed-key error, got %v", err)
+	}
+	for _, want := range []string{"HOST KEY MISMATCH", ssh.FingerprintSHA256(srv.HostKey), ssh.FingerprintSHA256(other.PublicKey()), kh + ":1", "ssh-keygen -R"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q: %v", want, err)
+		}
+	}
+}
+
+// The server prefers ed25519 but known_hosts has only its RSA key: the
+// client must ask for RSA rather than fail as if the key had changed.
+func TestSSHHostKeyAlgorithmFromKnownHosts(t *testing.T) {
+	srv := sshtest.StartWith(t, sshtest.Options{RSAHostKey: true})
+	cfg := testConfig(t, srv)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, srv.RSAHostKey)
+	if err := os.WriteFile(kh, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.KnownHostsFiles = []string{kh}
+	h := dialTest(t, cfg)
+	if _, err := Output(context.Background(), h, "true"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(srv.Log(), "Accepted publickey") {
+		t.Error("no login in sshd log")
+	}
+}
+
+func TestSSHAuthFailed(t *testing.T) {
+	srv := sshtest.Start(t)
+	cfg := testConfig(t, srv)
+	key := filepath.Join(t.TempDir(), "stranger")
+	if _, err := sshtest.NewKey(key); err != nil {
+		t.Fatal(err)
+	}
+	cfg.IdentityFiles = []string{key}
+	_, err := DialSSH(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "authentication as "+srv.User+" failed") || !strings.Contains(err.Error(), key) {
+		t.Fatalf("want authentication error naming the key, got %v", err)
+	}
+}
+
+func TestSSHUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	srv := &sshtest.Server{Host: "127.0.0.1", Port: port, UserKeyFile: "/nonexistent", KnownHostsFile: "/nonexistent"}
+	cfg := testConfig(t, srv)
+	if _, err := sshtest.NewKey(filepath.Join(t.TempDir(), "k")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.IdentityFiles = []string{filepath.Join(t.TempDir(), "missing")}
+	cfg.UseAgent = true
+	t.Setenv("SSH_AUTH_SOCK", "")
+	_, err = DialSSH(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "no usable private key") {
+		t.Fatalf("want no-key error, got %v", err)
+	}
+	key := filepath.Join(t.TempDir(), "k2")
+	if _, err := sshtest.NewKey(key); err != nil {
+		t.Fatal(err)
+	}
+	cfg.IdentityFiles = []string{key}
+	_, err = DialSSH(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach 127.0.0.1:"+fmt.Sprint(port)) {
+		t.Fatalf("want unreachable error, got %v", err)
+	}
+}
+
+func TestSSHAgent(t *testing.T) {
+	srv := sshtest.Start(t)
+	kr := agent.NewKeyring()
+	priv, err := os.ReadFile(srv.UserKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := ssh.ParseRawPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kr.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = agent.ServeAgent(kr, c); c.Close() }()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	t.Setenv("HOME", t.TempDir()) // no default key files
+	cfg := testConfig(t, srv)
+	cfg.IdentityFiles = nil
+	cfg.UseAgent = true
+	h := dialTest(t, cfg)
+	if out, err := Output(context.Background(), h, "echo", "via agent"); err != nil || string(out) != "via agent\n" {
+		t.Fatalf("%q %v", out, err)
+	}
+	// Without the agent the same config has no key.
+	cfg.UseAgent = false
+	if _, err := DialSSH(context.Background(), cfg); err == nil {
+		t.Fatal("dial without agent or key files succeeded")
+	}
+}
+
+func TestSSHConfigAlias(t *testing.T) {
+	srv := sshtest.Start(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "config")
+	text := fmt.Sprintf(`Host zhost
+    HostName 127.0.0.1
+    Port %d
+    User %s
+    IdentityFile %s
+    UserKnownHostsFile %s
+
+Host wrongport
+    HostName 127.0.0.1
+    Port 1
+    IdentityFile %s
+    UserKnownHostsFile %s
+
+Host viajump
+    HostName 127.0.0.1
+    Port %d
+    ProxyJump zhost
+    IdentityFile %s
+    UserKnownHostsFile %s
+`, srv.Port, srv.User, srv.UserKeyFile, srv.KnownHostsFile,
+		srv.UserKeyFile, srv.KnownHostsFile,
+		srv.Port, srv.UserKeyFile, srv.KnownHostsFile)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	run := func(cfg SSHConfig) {
+		t.Helper()
+		h := dialTest(t, cfg)
+		if out, err := Output(ctx, h, "echo", "ok"); err != nil || string(out) != "ok\n" {
+			t.Fatalf("%s: %q %v", cfg.Address, out, err)
+		}
+	}
+	// Everything from the alias.
+	run(SSHConfig{Name: "a", Address: "zhost", SSHConfigFile: conf})
+	// An explicit port wins over the config's wrong one.
+	run(SSHConfig{Name: "b", Address: "wrongport", Port: srv.Port, SSHConfigFile: conf})
+	// ProxyJump: two logins, the second through a direct-tcpip channel.
+	before := strings.Count(srv.Log(), "Accepted publickey")
+	run(SSHConfig{Name: "c", Address: "viajump", SSHConfigFile: conf})
+	if n := strings.Count(srv.Log(), "Accepted publickey") - before; n != 2 {
+		t.Errorf("ProxyJump: want 2 logins (jump and target), sshd saw %d", n)
+	}
+	// Without the explicit port, the wrong one is used and fails.
+	_, err := DialSSH(ctx, SSHConfig{Name: "d", Address: "wrongport", SSHConfigFile: conf, ConnectTimeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("want failure on port 1, got %v", err)
+	}
+	// ProxyCommand is refused rather than silently bypassed.
+	pc := filepath.Join(dir, "pc")
+	if err := os.WriteFile(pc, []byte("Host pc\n  ProxyCommand nc %h %p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DialSSH(ctx, SSHConfig{Address: "pc", SSHConfigFile: pc}); err == nil || !strings.Contains(err.Error(), "ProxyCommand") {
+		t.Fatalf("want ProxyCommand refusal, got %v", err)
+	}
+}
+
+// A connection that broke between commands is dialled again.
+func TestSSHReconnect(t *testing.T) {
+	srv := sshtest.Start(t)
+	h := dialTest(t, testConfig(t, srv))
+	h.mu.Lock()
+	h.conn.client.Close()
+	h.mu.Unlock()
+	if out, err := Output(context.Background(), h, "echo", "again"); err != nil || string(out) != "again\n" {
+		t.Fatalf("%q %v", out, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -34,11 +35,12 @@ type Server struct {
 	Host           string // 127.0.0.1
 	Port           int
 	User           string
-	HostKey        ssh.PublicKey
-	UserKeyFile    string     // private key authorized on the server
-	UserSigner     ssh.Signer // same key, in memory
-	KnownHostsFile string     // holds HostKey for [Host]:Port
-	ConfigFile     string     // sshd_config
+	HostKey        ssh.PublicKey // ed25519
+	RSAHostKey     ssh.PublicKey // with Options.RSAHostKey
+	UserKeyFile    string        // private key authorized on the server
+	UserSigner     ssh.Signer    // same key, in memory
+	KnownHostsFile string        // holds HostKey for [Host]:Port
+	ConfigFile     string        // sshd_config
 
 	cmd  *exec.Cmd
 	log  *lockedBuffer
@@ -58,9 +60,18 @@ func Available() bool {
 	return err == nil
 }
 
+// Options change the server.
+type Options struct {
+	// RSAHostKey adds an RSA host key, listed before the ed25519 one.
+	RSAHostKey bool
+}
+
 // Start starts sshd for the test and stops it at cleanup. Without sshd the
 // test fails, unless ZPLAN_SSHD=skip, so CI cannot pass silently.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { t.Helper(); return StartWith(t, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Server {
 	t.Helper()
 	if !Available() {
 		if os.Getenv("ZPLAN_SSHD") == "skip" {
@@ -68,7 +79,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Fatalf("%s not installed (run remote/ci-setup.sh, or set ZPLAN_SSHD=skip)", SSHD)
 	}
-	s, err := start(t.TempDir())
+	s, err := start(t.TempDir(), o)
 	if err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}
@@ -76,7 +87,7 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-func start(dir string) (*Server, error) {
+func start(dir string, o Options) (*Server, error) {
 	u, err := user.Current()
 	if err != nil {
 		return nil, fmt.Errorf("current user: %w", err)
@@ -88,6 +99,23 @@ func start(dir string) (*Server, error) {
 		return nil, err
 	}
 	s.HostKey = hostSigner.PublicKey()
+	hostKeys := []string{hostKeyFile}
+	if o.RSAHostKey {
+		f := filepath.Join(dir, "ssh_host_rsa_key")
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("generate rsa key: %w", err)
+		}
+		if err := writePrivate(f, k); err != nil {
+			return nil, err
+		}
+		rs, err := ssh.NewSignerFromKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("rsa signer: %w", err)
+		}
+		s.RSAHostKey = rs.PublicKey()
+		hostKeys = append([]string{f}, hostKeys...)
+	}
 	s.UserKeyFile = filepath.Join(dir, "id_ed25519")
 	if s.UserSigner, err = writeKey(s.UserKeyFile); err != nil {
 		return nil, err
@@ -112,7 +140,7 @@ func start(dir string) (*Server, error) {
 			return nil, err
 		}
 		s.Port = port
-		if err := s.writeConfig(hostKeyFile, authKeys); err != nil {
+		if err := s.writeConfig(hostKeys, authKeys); err != nil {
 			return nil, err
 		}
 		if lastErr = s.run(); lastErr == nil {
@@ -130,12 +158,15 @@ func start(dir string) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) writeConfig(hostKeyFile, authKeys string) error {
+func (s *Server) writeConfig(hostKeys []string, authKeys string) error {
 	s.ConfigFile = filepath.Join(s.Dir, "sshd_config")
+	var hk strings.Builder
+	for _, f := range hostKeys {
+		fmt.Fprintf(&hk, "HostKey %s\n", f)
+	}
 	cfg := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
-HostKey %s
-PidFile %s
+%sPidFile %s
 AuthorizedKeysFile %s
 PermitRootLogin prohibit-password
 StrictModes no
@@ -147,7 +178,7 @@ AllowTcpForwarding yes
 MaxSessions 32
 MaxStartups 64
 LogLevel VERBOSE
-`, s.Port, hostKeyFile, filepath.Join(s.Dir, "sshd.pid"), authKeys)
+`, s.Port, hk.String(), filepath.Join(s.Dir, "sshd.pid"), authKeys)
 	if err := os.WriteFile(s.ConfigFile, []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("write sshd_config: %w", err)
 	}
@@ -217,12 +248,8 @@ func writeKey(path string) (ssh.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
 	}
-	block, err := ssh.MarshalPrivateKey(priv, "zplan test")
-	if err != nil {
-		return nil, fmt.Errorf("marshal key: %w", err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		return nil, fmt.Errorf("write key: %w", err)
+	if err := writePrivate(path, priv); err != nil {
+		return nil, err
 	}
 	signer, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
@@ -232,6 +259,17 @@ func writeKey(path string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("write public key: %w", err)
 	}
 	return signer, nil
+}
+
+func writePrivate(path string, key any) error {
+	block, err := ssh.MarshalPrivateKey(key, "zplan test")
+	if err != nil {
+		return fmt.Errorf("marshal key: %w", err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	return nil
 }
 
 // NewKey writes a fresh key that the server does not authorize.
