@@ -43,7 +43,10 @@ func (l *Local) Run(ctx context.Context, c Cmd) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	// SIGTERM first so zfs recv can leave a clean resumable state; the
 	// WaitDelay bounds how long a stuck process may linger.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	// The command gets its own process group, and stopping it signals
+	// the group, so that children (a shell's pipeline) stop too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = localWaitDelay
 	var stderr capBuffer
 	cmd.Stderr = &stderr
@@ -110,7 +113,7 @@ func (l *Local) Run(ctx context.Context, c Cmd) error {
 	abort := func(err error) {
 		abortOnce.Do(func() {
 			abortErr = err
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		})
 	}
 	outDone := make(chan struct{})
@@ -138,6 +141,10 @@ func (l *Local) Run(ctx context.Context, c Cmd) error {
 	}
 
 	err := cmd.Wait()
+	if ctx.Err() != nil || abortErr != nil {
+		// Nothing the stopped command started may outlive it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	if outR != nil {
 		select {
 		case <-outDone:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 )
 
 // Progress receives the running total of bytes relayed. It is called from
@@ -56,23 +55,23 @@ var (
 // truncated stream is never taken as complete), and the error is a
 // *PipeError naming the side that failed first.
 func Pipe(ctx context.Context, src Host, sendArgv []string, dst Host, recvArgv []string, progress Progress) error {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	buf := newBufPipe(pipeBufSize)
 
 	var (
-		mu       sync.Mutex
-		first    string // side that failed first
-		sendErr  error
-		recvErr  error
-		wg       sync.WaitGroup
-		failedAt time.Time
+		mu      sync.Mutex
+		first   string // side that failed first
+		sendErr error
+		recvErr error
+		wg      sync.WaitGroup
 	)
 	record := func(side string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil && first == "" {
-			first, failedAt = side, time.Now()
+			first = side
 		}
 	}
 	wg.Add(2)
@@ -108,12 +107,11 @@ func Pipe(ctx context.Context, src Host, sendArgv []string, dst Host, recvArgv [
 		}
 	}()
 	wg.Wait()
-	_ = failedAt
 
 	if sendErr == nil && recvErr == nil {
 		return nil
 	}
-	if perr := context.Cause(ctx); first == "" && perr != nil {
+	if perr := context.Cause(parent); perr != nil {
 		return fmt.Errorf("relay %s → %s: %w", src.Name(), dst.Name(), perr)
 	}
 	switch first {
