@@ -171,6 +171,15 @@ func pgrep(t *testing.T, marker string) bool {
 	return true
 }
 
+// killMarked kills, by pid, this test's processes whose command line
+// holds the unique marker.
+func killMarked(marker string) {
+	out, _ := exec.Command("pgrep", "-f", marker).Output()
+	for _, p := range strings.Fields(string(out)) {
+		_ = exec.Command("kill", p).Run()
+	}
+}
+
 func waitGone(t *testing.T, marker string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -455,5 +464,50 @@ func TestSSHReconnect(t *testing.T) {
 	h.mu.Unlock()
 	if out, err := Output(context.Background(), h, "echo", "again"); err != nil || string(out) != "again\n" {
 		t.Fatalf("%q %v", out, err)
+	}
+}
+
+// A server that stops answering (here: its connection processes frozen)
+// is detected by keepalives: the command fails instead of hanging, and
+// the next command dials a new connection.
+func TestSSHKeepAliveDetectsDeadServer(t *testing.T) {
+	srv := sshtest.Start(t)
+	cfg := testConfig(t, srv)
+	cfg.KeepAlive = 200 * time.Millisecond
+	h := dialTest(t, cfg)
+	m := marker("keepalive")
+	errc := make(chan error, 1)
+	go func() { errc <- h.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "sleep 30; : " + m}}) }()
+	waitRunning(t, m)
+	// The listener's children serve the connections.
+	out, err := exec.Command("pgrep", "-P", fmt.Sprint(srv.Pid())).Output()
+	if err != nil {
+		t.Fatalf("pgrep sshd children: %v", err)
+	}
+	pids := strings.Fields(string(out))
+	t.Cleanup(func() {
+		for _, p := range pids {
+			_ = exec.Command("kill", "-CONT", p).Run()
+		}
+		killMarked(m)
+	})
+	for _, p := range pids {
+		if err := exec.Command("kill", "-STOP", p).Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "connection lost") {
+			t.Fatalf("want connection lost, got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("command on a frozen server did not fail")
+	}
+	for _, p := range pids {
+		_ = exec.Command("kill", "-CONT", p).Run()
+	}
+	if out, err := Output(context.Background(), h, "echo", "new"); err != nil || string(out) != "new\n" {
+		t.Fatalf("after reconnect: %q %v", out, err)
 	}
 }

@@ -50,6 +50,9 @@ type Server struct {
 // Addr is host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
+// Pid is the process id of the listening sshd.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 // Log returns what sshd has logged so far (for failure messages).
 func (s *Server) Log() string { return s.log.String() }
 
