@@ -38,6 +38,9 @@ type SSHConfig struct {
 	// MaxSessions bounds the commands run at once over the one connection
 	// (sshd's MaxSessions defaults to 10); 0: 8. Further commands wait.
 	MaxSessions int
+	// Lazy defers connecting to the first command: DialSSH then only
+	// checks the settings, and an unreachable host fails only if used.
+	Lazy bool
 }
 
 // Ciphers in our order of preference: AES-GCM is the fastest where the
@@ -81,7 +84,7 @@ var _ Host = (*SSHHost)(nil)
 
 // DialSSH connects to the host described by cfg and returns it as a Host.
 // The connection is checked (host key, authentication) before DialSSH
-// returns, so configuration mistakes show up at once.
+// returns, so configuration mistakes show up at once (unless cfg.Lazy).
 func DialSSH(ctx context.Context, cfg SSHConfig) (Host, error) {
 	h, err := dialSSH(ctx, cfg)
 	if err != nil {
@@ -100,6 +103,9 @@ func dialSSH(ctx context.Context, cfg SSHConfig) (*SSHHost, error) {
 		return nil, err
 	}
 	h := &SSHHost{cfg: cfg, r: r, auth: auth, sem: make(chan struct{}, r.maxSessions)}
+	if cfg.Lazy {
+		return h, nil
+	}
 	conn, err := h.dial(ctx)
 	if err != nil {
 		auth.close()
@@ -510,7 +516,7 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", name, argv[0], err)
 	}
-	if err := sess.Start(pidMarkerCmd + ShellCommand(argv)); err != nil {
+	if err := sess.Start(remoteCommandLine(argv)); err != nil {
 		return fmt.Errorf("%s: start %s: %w", name, argv[0], err)
 	}
 
@@ -599,6 +605,14 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 		return fmt.Errorf("%s: %s: connection lost before the command finished (its outcome on the host is unknown): %w", name, argv[0], waitErr)
 	}
 	return fmt.Errorf("%s: %s: %w", name, argv[0], waitErr)
+}
+
+// remoteCommandLine is what sshd hands to the user's login shell. The
+// login shell may be csh or fish, so it only gets an exec of /bin/sh with
+// one single-quoted word (a syntax they share); /bin/sh then prints its
+// PID and execs the command.
+func remoteCommandLine(argv []string) string {
+	return "exec /bin/sh -c " + ShellQuote(pidMarkerCmd+ShellCommand(argv))
 }
 
 // pidMarkerCmd makes the remote shell print its PID on stderr before it

@@ -511,3 +511,23 @@ func TestSSHKeepAliveDetectsDeadServer(t *testing.T) {
 		t.Fatalf("after reconnect: %q %v", out, err)
 	}
 }
+
+func TestSSHLazy(t *testing.T) {
+	srv := sshtest.Start(t)
+	cfg := testConfig(t, srv)
+	cfg.Lazy = true
+	before := strings.Count(srv.Log(), "Connection from")
+	h := dialTest(t, cfg)
+	time.Sleep(100 * time.Millisecond)
+	if n := strings.Count(srv.Log(), "Connection from"); n != before {
+		t.Fatalf("lazy host connected before its first command")
+	}
+	if out, err := Output(context.Background(), h, "echo", "late"); err != nil || string(out) != "late\n" {
+		t.Fatalf("%q %v", out, err)
+	}
+	// Settings are still checked at once.
+	cfg.SSHConfigFile = filepath.Join(t.TempDir(), "missing")
+	if _, err := DialSSH(context.Background(), cfg); err == nil {
+		t.Fatal("lazy dial with a missing ssh config file succeeded")
+	}
+}
