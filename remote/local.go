@@ -31,6 +31,8 @@ func (l *Local) Name() string { return l.HostName }
 
 func (l *Local) Close() error { return nil }
 
+var errOutput = errors.New("writing output")
+
 // localWaitDelay bounds how long a stopped process may linger, and how
 // long its output may stay open after it exited (a background child).
 const localWaitDelay = 10 * time.Second
@@ -107,21 +109,28 @@ func (l *Local) Run(ctx context.Context, c Cmd) error {
 	}
 
 	var (
-		abortOnce sync.Once
-		abortErr  error
+		abortMu  sync.Mutex
+		abortErr error
 	)
 	abort := func(err error) {
-		abortOnce.Do(func() {
+		abortMu.Lock()
+		defer abortMu.Unlock()
+		if abortErr == nil {
 			abortErr = err
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		})
+		}
+	}
+	aborted := func() error {
+		abortMu.Lock()
+		defer abortMu.Unlock()
+		return abortErr
 	}
 	outDone := make(chan struct{})
 	if outR != nil {
 		go func() {
 			defer close(outDone)
 			if err := copyStream(c.Stdout, outR); err != nil {
-				abort(fmt.Errorf("writing output: %w", err))
+				abort(fmt.Errorf("%w: %w", errOutput, err))
 				_, _ = io.Copy(io.Discard, outR)
 			}
 		}()
@@ -141,7 +150,9 @@ func (l *Local) Run(ctx context.Context, c Cmd) error {
 	}
 
 	err := cmd.Wait()
-	if ctx.Err() != nil || abortErr != nil {
+	// Read once: an input failing after the exit is not the command's.
+	stopErr := aborted()
+	if ctx.Err() != nil || stopErr != nil {
 		// Nothing the stopped command started may outlive it.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
@@ -156,8 +167,11 @@ func (l *Local) Run(ctx context.Context, c Cmd) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %s: %w", l.HostName, argv[0], ctx.Err())
 	}
-	if abortErr != nil {
-		return fmt.Errorf("%s: %s: %w", l.HostName, argv[0], abortErr)
+	if stopErr != nil {
+		return fmt.Errorf("%s: %s: %w", l.HostName, argv[0], stopErr)
+	}
+	if err := aborted(); err != nil && errors.Is(err, errOutput) {
+		return fmt.Errorf("%s: %s: %w", l.HostName, argv[0], err)
 	}
 	if err == nil {
 		return nil

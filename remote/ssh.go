@@ -531,7 +531,10 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 		abortOnce.Do(func() { abortErr = err; close(abort) })
 	}
 
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		outErr error // the output was not all delivered
+	)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -540,7 +543,8 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 			w = io.Discard
 		}
 		if err := copyStream(w, stdout); err != nil {
-			fail(fmt.Errorf("writing output: %w", err))
+			outErr = fmt.Errorf("writing output: %w", err)
+			fail(outErr)
 			// Keep draining so the remote is never blocked on a full
 			// window while it is being stopped.
 			_, _ = io.Copy(io.Discard, stdout)
@@ -571,12 +575,16 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 
 	waitc := make(chan error, 1)
 	go func() { waitc <- sess.Wait() }()
-	var waitErr error
+	var (
+		waitErr error
+		stopped bool // stopped because a local stream failed
+	)
 	select {
 	case waitErr = <-waitc:
 	case <-ctx.Done():
 		waitErr = h.stopRemote(sess, waitc, pidc)
 	case <-abort:
+		stopped = true
 		waitErr = h.stopRemote(sess, waitc, pidc)
 	}
 	wg.Wait()
@@ -584,10 +592,13 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %s: %w", name, argv[0], ctx.Err())
 	}
-	select {
-	case <-abort:
+	// An input that fails after the command exited does not matter; lost
+	// output always does.
+	if stopped {
 		return fmt.Errorf("%s: %s: %w", name, argv[0], abortErr)
-	default:
+	}
+	if outErr != nil {
+		return fmt.Errorf("%s: %s: %w", name, argv[0], outErr)
 	}
 	if waitErr == nil {
 		return nil
