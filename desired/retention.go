@@ -1,0 +1,319 @@
+package desired
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zplan/zplan/hclspec"
+)
+
+// Snap is one snapshot as retention sees it.
+type Snap struct {
+	Name      string // the part after '@'
+	Created   time.Time
+	CreateTXG uint64
+}
+
+// Verdict is retention's decision on one snapshot.
+type Verdict struct {
+	Keep bool
+	// Rule names the rule that decided: "grid 24x1h", "keep_last 10",
+	// "keep_matching ^manual_", "newest", "clock skew"; for a destroy,
+	// the rule that came closest to keeping it.
+	Rule string
+	// Reason is for humans: which rule and bucket keeps the snapshot, or
+	// why no rule does.
+	Reason string
+}
+
+// Retention is a compiled retention block. The rules combine as a union:
+// a snapshot is kept if any rule keeps it. Two rules are implicit and
+// always on: the newest snapshot is kept (so pruning never leaves a
+// dataset without one), and snapshots created after now (clock skew
+// between hosts) are kept, since their age is meaningless.
+type Retention struct {
+	grid     []gridInterval
+	gridText string
+	keepLast int
+	matching []*regexp.Regexp
+}
+
+// gridInterval is one NxDURATION(keep=K) part of a grid.
+type gridInterval struct {
+	count  int
+	length time.Duration
+	keep   int // keepAll for keep=all
+	text   string
+}
+
+const keepAll = -1
+
+// CompileRetention checks r and compiles it; nil compiles to a nil
+// *Retention, which keeps everything. A retention without any rule
+// is an error: it would destroy everything but the newest snapshot, which
+// is never what an empty block means.
+func CompileRetention(r *hclspec.Retention) (*Retention, error) {
+	if r == nil {
+		return nil, nil // a nil *Retention keeps everything
+	}
+	out := &Retention{keepLast: r.KeepLast}
+	if r.KeepLast < 0 {
+		return nil, fmt.Errorf("keep_last %d is negative", r.KeepLast)
+	}
+	if strings.TrimSpace(r.Grid) != "" {
+		g, err := ParseGrid(r.Grid)
+		if err != nil {
+			return nil, err
+		}
+		out.grid = g
+		parts := make([]string, len(g))
+		for i, iv := range g {
+			parts[i] = iv.text
+		}
+		out.gridText = strings.Join(parts, " | ")
+	}
+	for _, pat := range r.KeepMatching {
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return nil, fmt.Errorf("keep_matching %q: %w", pat, err)
+		}
+		out.matching = append(out.matching, re)
+	}
+	if out.grid == nil && out.keepLast == 0 && out.matching == nil {
+		return nil, errors.New("retention has no rule; set grid, keep_last or keep_matching")
+	}
+	return out, nil
+}
+
+var gridPart = regexp.MustCompile(`^(\d+)\s*x\s*(\d+)\s*([smhdw])\s*(?:\(\s*keep\s*=\s*(all|\d+)\s*\))?$`)
+
+// ParseGrid parses "1x1h(keep=all) | 24x1h | 14x1d". Each part is
+// COUNTxLENGTH with an optional (keep=K) or (keep=all); K defaults to 1.
+// LENGTH is an integer with a unit: s, m, h, d (24h) or w (7d).
+// The error names the offending part.
+func ParseGrid(s string) ([]gridInterval, error) {
+	var out []gridInterval
+	for i, raw := range strings.Split(s, "|") {
+		part := strings.TrimSpace(raw)
+		m := gridPart.FindStringSubmatch(part)
+		if m == nil {
+			return nil, fmt.Errorf("grid part %d %q: want COUNTxLENGTH or COUNTxLENGTH(keep=K|all), e.g. 24x1h or 1x1h(keep=all); units s, m, h, d, w", i+1, part)
+		}
+		count, err1 := strconv.Atoi(m[1])
+		n, err2 := strconv.Atoi(m[2])
+		if err1 != nil || err2 != nil || count < 1 || n < 1 {
+			return nil, fmt.Errorf("grid part %d %q: count and length must be positive integers", i+1, part)
+		}
+		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[3]]
+		iv := gridInterval{count: count, length: time.Duration(n) * unit, keep: 1}
+		switch {
+		case m[4] == "all":
+			iv.keep = keepAll
+		case m[4] != "":
+			k, err := strconv.Atoi(m[4])
+			if err != nil || k < 1 {
+				return nil, fmt.Errorf("grid part %d %q: keep must be a positive integer or all", i+1, part)
+			}
+			iv.keep = k
+		}
+		iv.text = fmt.Sprintf("%dx%d%s", count, n, m[3])
+		switch {
+		case iv.keep == keepAll:
+			iv.text += "(keep=all)"
+		case iv.keep != 1:
+			iv.text += fmt.Sprintf("(keep=%d)", iv.keep)
+		}
+		out = append(out, iv)
+	}
+	return out, nil
+}
+
+// Evaluate decides, for each snapshot, whether it stays. The result is
+// parallel to snaps. It reads no clock: now is the plan time.
+//
+// Snapshots are ordered by CreateTXG, then Created, then Name; "newest"
+// and "last" refer to that order. The rules:
+//
+//   - newest: the last snapshot in that order is always kept.
+//   - clock skew: a snapshot created after now is always kept and takes
+//     no place in the grid.
+//   - grid: the intervals are laid back to back going back from now. An
+//     interval NxD is N buckets of length D. A snapshot of age
+//     a = now - Created falls in the bucket whose age range [start, end)
+//     contains a, so in wall-clock terms buckets are half-open
+//     (now-end, now-start]: a snapshot taken exactly at now is in the
+//     first bucket, one exactly D old is in the second. Each bucket keeps
+//     its K oldest snapshots (keep=all keeps all). Keeping the oldest means
+//     a kept snapshot stays kept as it ages through a bucket instead of
+//     being replaced by each newer one. Snapshots at least as old as the
+//     whole grid's span are not kept by the grid.
+//   - keep_last N: the N last snapshots are kept.
+//   - keep_matching: snapshots whose name matches any expression are kept.
+func (r *Retention) Evaluate(snaps []Snap, now time.Time) []Verdict {
+	out := make([]Verdict, len(snaps))
+	if len(snaps) == 0 {
+		return out
+	}
+	if r == nil {
+		for i := range out {
+			out[i] = Verdict{Keep: true, Rule: "none", Reason: "no retention configured"}
+		}
+		return out
+	}
+	order := make([]int, len(snaps))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		x, y := snaps[order[a]], snaps[order[b]]
+		if x.CreateTXG != y.CreateTXG {
+			return x.CreateTXG < y.CreateTXG
+		}
+		if !x.Created.Equal(y.Created) {
+			return x.Created.Before(y.Created)
+		}
+		return x.Name < y.Name
+	})
+	rank := make([]int, len(snaps)) // position from the end: 0 is newest
+	for pos, i := range order {
+		rank[i] = len(snaps) - 1 - pos
+	}
+	grid := r.evaluateGrid(snaps, order, now)
+
+	for i, s := range snaps {
+		var v Verdict
+		switch {
+		case s.Created.After(now):
+			v = Verdict{Keep: true, Rule: "clock skew", Reason: fmt.Sprintf("in the future (clock skew): created %s, after the plan time %s", stamp(s.Created), stamp(now))}
+		case rank[i] == 0:
+			v = Verdict{Keep: true, Rule: "newest", Reason: "the newest snapshot is always kept"}
+		case grid != nil && grid[i].Keep:
+			v = grid[i]
+		case rank[i] < r.keepLast:
+			v = Verdict{Keep: true, Rule: r.keepLastRule(), Reason: fmt.Sprintf("keep_last %d: number %d from the newest", r.keepLast, rank[i]+1)}
+		default:
+			if re := r.matchingRule(s.Name); re != nil {
+				v = Verdict{Keep: true, Rule: "keep_matching " + re.String(), Reason: fmt.Sprintf("keep_matching: name matches %s", re)}
+				break
+			}
+			// Destroy: say why each rule lets it go.
+			var why []string
+			if grid != nil {
+				v.Rule = grid[i].Rule
+				why = append(why, grid[i].Reason)
+			}
+			if r.keepLast > 0 {
+				if v.Rule == "" {
+					v.Rule = r.keepLastRule()
+				}
+				why = append(why, fmt.Sprintf("keep_last %d: it is number %d from the newest", r.keepLast, rank[i]+1))
+			}
+			if len(r.matching) > 0 {
+				if v.Rule == "" {
+					v.Rule = "keep_matching"
+				}
+				why = append(why, "keep_matching: name matches no pattern")
+			}
+			v.Reason = strings.Join(why, "; ")
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func (r *Retention) keepLastRule() string { return fmt.Sprintf("keep_last %d", r.keepLast) }
+
+func (r *Retention) matchingRule(name string) *regexp.Regexp {
+	for _, re := range r.matching {
+		if re.MatchString(name) {
+			return re
+		}
+	}
+	return nil
+}
+
+// evaluateGrid returns the grid's verdict for every snapshot (nil without
+// a grid). Future snapshots get a zero verdict; Evaluate keeps them anyway.
+func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time) []Verdict {
+	if r.grid == nil {
+		return nil
+	}
+	type bucketKey struct{ interval, index int }
+	buckets := map[bucketKey][]int{} // snapshot indexes, oldest first
+	var span time.Duration
+	for _, iv := range r.grid {
+		span += time.Duration(iv.count) * iv.length
+	}
+	out := make([]Verdict, len(snaps))
+	for _, i := range order {
+		s := snaps[i]
+		if s.Created.After(now) {
+			continue
+		}
+		age := now.Sub(s.Created)
+		var off time.Duration
+		placed := false
+		for k, iv := range r.grid {
+			ivSpan := time.Duration(iv.count) * iv.length
+			if age < off+ivSpan {
+				bk := bucketKey{k, int((age - off) / iv.length)}
+				buckets[bk] = append(buckets[bk], i)
+				placed = true
+				break
+			}
+			off += ivSpan
+		}
+		if !placed {
+			out[i] = Verdict{Rule: "grid", Reason: fmt.Sprintf("grid: older than the grid's %s span (%s)", FormatDuration(span), r.gridText)}
+		}
+	}
+	for bk, members := range buckets {
+		iv := r.grid[bk.interval]
+		var off time.Duration
+		for _, prev := range r.grid[:bk.interval] {
+			off += time.Duration(prev.count) * prev.length
+		}
+		newer := now.Add(-(off + time.Duration(bk.index)*iv.length))
+		older := newer.Add(-iv.length)
+		bucket := fmt.Sprintf("bucket %s..%s", stamp(older), stamp(newer))
+		rule := "grid " + iv.text
+		keep := iv.keep
+		if keep == keepAll || keep > len(members) {
+			keep = len(members)
+		}
+		kept := make([]string, keep)
+		for j, i := range members[:keep] {
+			kept[j] = snaps[i].Name
+		}
+		for j, i := range members {
+			if j < keep {
+				what := "its oldest"
+				switch {
+				case iv.keep == keepAll:
+					what = "all its snapshots"
+				case iv.keep > 1:
+					what = fmt.Sprintf("its %d oldest", iv.keep)
+				}
+				out[i] = Verdict{Keep: true, Rule: rule, Reason: fmt.Sprintf("%s: %s keeps %s", rule, bucket, what)}
+				continue
+			}
+			out[i] = Verdict{Rule: rule, Reason: fmt.Sprintf("%s: %s already keeps %s", rule, bucket, strings.Join(kept, ", "))}
+		}
+	}
+	return out
+}
+
+// stamp formats a time compactly in UTC for reasons: 2026-11-21T10:00Z,
+// with seconds only when they are not zero.
+func stamp(t time.Time) string {
+	t = t.UTC()
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.Format("2006-01-02T15:04:05Z")
+	}
+	return t.Format("2006-01-02T15:04Z")
+}
