@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/hclspec/timespec"
 )
 
 // Snap is one snapshot as retention sees it.
@@ -37,21 +37,11 @@ type Verdict struct {
 // dataset without one), and snapshots created after now (clock skew
 // between hosts) are kept, since their age is meaningless.
 type Retention struct {
-	grid     []gridInterval
+	grid     []timespec.Interval
 	gridText string
 	keepLast int
 	matching []*regexp.Regexp
 }
-
-// gridInterval is one NxDURATION(keep=K) part of a grid.
-type gridInterval struct {
-	count  int
-	length time.Duration
-	keep   int // keepAll for keep=all
-	text   string
-}
-
-const keepAll = -1
 
 // CompileRetention checks r and compiles it; nil compiles to a nil
 // *Retention, which keeps everything. A retention without any rule
@@ -66,14 +56,14 @@ func CompileRetention(r *hclspec.Retention) (*Retention, error) {
 		return nil, fmt.Errorf("keep_last %d is negative", r.KeepLast)
 	}
 	if strings.TrimSpace(r.Grid) != "" {
-		g, err := ParseGrid(r.Grid)
+		g, err := timespec.ParseGrid(r.Grid)
 		if err != nil {
 			return nil, err
 		}
 		out.grid = g
 		parts := make([]string, len(g))
 		for i, iv := range g {
-			parts[i] = iv.text
+			parts[i] = iv.Text
 		}
 		out.gridText = strings.Join(parts, " | ")
 	}
@@ -86,49 +76,6 @@ func CompileRetention(r *hclspec.Retention) (*Retention, error) {
 	}
 	if out.grid == nil && out.keepLast == 0 && out.matching == nil {
 		return nil, errors.New("retention has no rule; set grid, keep_last or keep_matching")
-	}
-	return out, nil
-}
-
-var gridPart = regexp.MustCompile(`^(\d+)\s*x\s*(\d+)\s*([smhdw])\s*(?:\(\s*keep\s*=\s*(all|\d+)\s*\))?$`)
-
-// ParseGrid parses "1x1h(keep=all) | 24x1h | 14x1d". Each part is
-// COUNTxLENGTH with an optional (keep=K) or (keep=all); K defaults to 1.
-// LENGTH is an integer with a unit: s, m, h, d (24h) or w (7d).
-// The error names the offending part.
-func ParseGrid(s string) ([]gridInterval, error) {
-	var out []gridInterval
-	for i, raw := range strings.Split(s, "|") {
-		part := strings.TrimSpace(raw)
-		m := gridPart.FindStringSubmatch(part)
-		if m == nil {
-			return nil, fmt.Errorf("grid part %d %q: want COUNTxLENGTH or COUNTxLENGTH(keep=K|all), e.g. 24x1h or 1x1h(keep=all); units s, m, h, d, w", i+1, part)
-		}
-		count, err1 := strconv.Atoi(m[1])
-		n, err2 := strconv.Atoi(m[2])
-		if err1 != nil || err2 != nil || count < 1 || n < 1 {
-			return nil, fmt.Errorf("grid part %d %q: count and length must be positive integers", i+1, part)
-		}
-		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[3]]
-		iv := gridInterval{count: count, length: time.Duration(n) * unit, keep: 1}
-		switch {
-		case m[4] == "all":
-			iv.keep = keepAll
-		case m[4] != "":
-			k, err := strconv.Atoi(m[4])
-			if err != nil || k < 1 {
-				return nil, fmt.Errorf("grid part %d %q: keep must be a positive integer or all", i+1, part)
-			}
-			iv.keep = k
-		}
-		iv.text = fmt.Sprintf("%dx%d%s", count, n, m[3])
-		switch {
-		case iv.keep == keepAll:
-			iv.text += "(keep=all)"
-		case iv.keep != 1:
-			iv.text += fmt.Sprintf("(keep=%d)", iv.keep)
-		}
-		out = append(out, iv)
 	}
 	return out, nil
 }
@@ -247,7 +194,7 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time) []Ver
 	buckets := map[bucketKey][]int{} // snapshot indexes, oldest first
 	var span time.Duration
 	for _, iv := range r.grid {
-		span += time.Duration(iv.count) * iv.length
+		span += time.Duration(iv.Count) * iv.Length
 	}
 	out := make([]Verdict, len(snaps))
 	for _, i := range order {
@@ -259,9 +206,9 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time) []Ver
 		var off time.Duration
 		placed := false
 		for k, iv := range r.grid {
-			ivSpan := time.Duration(iv.count) * iv.length
+			ivSpan := time.Duration(iv.Count) * iv.Length
 			if age < off+ivSpan {
-				bk := bucketKey{k, int((age - off) / iv.length)}
+				bk := bucketKey{k, int((age - off) / iv.Length)}
 				buckets[bk] = append(buckets[bk], i)
 				placed = true
 				break
@@ -269,21 +216,21 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time) []Ver
 			off += ivSpan
 		}
 		if !placed {
-			out[i] = Verdict{Rule: "grid", Reason: fmt.Sprintf("grid: older than the grid's %s span (%s)", FormatDuration(span), r.gridText)}
+			out[i] = Verdict{Rule: "grid", Reason: fmt.Sprintf("grid: older than the grid's %s span (%s)", timespec.FormatDuration(span), r.gridText)}
 		}
 	}
 	for bk, members := range buckets {
 		iv := r.grid[bk.interval]
 		var off time.Duration
 		for _, prev := range r.grid[:bk.interval] {
-			off += time.Duration(prev.count) * prev.length
+			off += time.Duration(prev.Count) * prev.Length
 		}
-		newer := now.Add(-(off + time.Duration(bk.index)*iv.length))
-		older := newer.Add(-iv.length)
+		newer := now.Add(-(off + time.Duration(bk.index)*iv.Length))
+		older := newer.Add(-iv.Length)
 		bucket := fmt.Sprintf("bucket %s..%s", stamp(older), stamp(newer))
-		rule := "grid " + iv.text
-		keep := iv.keep
-		if keep == keepAll || keep > len(members) {
+		rule := "grid " + iv.Text
+		keep := iv.Keep
+		if keep == timespec.KeepAll || keep > len(members) {
 			keep = len(members)
 		}
 		kept := make([]string, keep)
@@ -294,10 +241,10 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time) []Ver
 			if j < keep {
 				what := "its oldest"
 				switch {
-				case iv.keep == keepAll:
+				case iv.Keep == timespec.KeepAll:
 					what = "all its snapshots"
-				case iv.keep > 1:
-					what = fmt.Sprintf("its %d oldest", iv.keep)
+				case iv.Keep > 1:
+					what = fmt.Sprintf("its %d oldest", iv.Keep)
 				}
 				out[i] = Verdict{Keep: true, Rule: rule, Reason: fmt.Sprintf("%s: %s keeps %s", rule, bucket, what)}
 				continue

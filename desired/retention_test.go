@@ -231,24 +231,6 @@ func TestCompileRetentionErrors(t *testing.T) {
 	}
 }
 
-func TestParseGridCanonical(t *testing.T) {
-	g, err := ParseGrid(" 1 x 1h ( keep = all ) |24x1h| 14x1d(keep=1) | 2x1w(keep=3) | 90x30s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, iv := range g {
-		got = append(got, iv.text)
-	}
-	want := "1x1h(keep=all) 24x1h 14x1d 2x1w(keep=3) 90x30s"
-	if strings.Join(got, " ") != want {
-		t.Fatalf("got %q, want %q", strings.Join(got, " "), want)
-	}
-	if g[3].length != 7*24*time.Hour || g[3].keep != 3 || g[0].keep != keepAll {
-		t.Fatalf("bad parse: %+v", g)
-	}
-}
-
 // TestRetentionLongSeries takes an hourly snapshot for 60 days, pruning
 // after each one as apply would, and checks the steady state: 24 hourly
 // survivors, one per day bucket, nothing older than the span, and a

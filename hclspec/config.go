@@ -57,8 +57,8 @@ type Schedule struct {
 // a union: a snapshot survives if any rule keeps it. A nil *Retention
 // keeps everything.
 type Retention struct {
-	Grid         string // e.g. "1x1h(keep=all) | 24x1h | 14x1d"; "" for none
-	KeepLast     int    // 0 for none
+	Grid         string   // e.g. "1x1h(keep=all) | 24x1h | 14x1d"; "" for none
+	KeepLast     int      // 0 for none
 	KeepMatching []string // regular expressions on the snapshot name (after '@')
 	// AdoptForeign lets retention destroy snapshots that do not carry the
 	// policy's prefix (safety invariant 1 forbids it otherwise).
@@ -66,7 +66,7 @@ type Retention struct {
 	// PruneUnsent lets source retention destroy snapshots an edge still
 	// has to send, when the pool filling up matters more (invariant 9).
 	PruneUnsent bool
-	DefRange     hcl.Range
+	DefRange    hcl.Range
 }
 
 // SnapshotPolicy is a `snapshots "NAME"` block.
