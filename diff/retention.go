@@ -72,7 +72,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 			w := verdicts[j]
 			switch {
 			case !v[i].covered || (v[i].keep == false && w.Keep):
-				v[i] = verdict{covered: true, keep: w.Keep, rule: r.Source + " " + w.Rule, reason: w.Reason}
+				v[i] = verdict{covered: true, keep: w.Keep, rule: w.Rule, reason: r.Source + ": " + w.Reason}
 			}
 		}
 	}

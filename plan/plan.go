@@ -216,7 +216,8 @@ func (p *Plan) Sort() error {
 	return nil
 }
 
-// Summary counts the actions by what they do to the user's data.
+// Summary counts the actions by what they do to the user's data; holds
+// and bookmarks (zplan's own bookkeeping) count as Other.
 type Summary struct {
 	Create, Send, Destroy, Other int
 	SendBytes                    int64
@@ -236,8 +237,6 @@ func (p *Plan) Summarize() Summary {
 			s.SendBytes += a.Estimate
 		case a.Kind == KindDestroy:
 			s.Destroy += len(a.Snapshots)
-		case a.Kind == KindDestroyBookmark:
-			s.Destroy++
 		default:
 			s.Other++
 		}

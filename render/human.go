@@ -105,7 +105,7 @@ func action(w io.Writer, a *plan.Action) {
 		for _, s := range a.Snapshots {
 			red.Fprintf(w, "  - destroy %s@%s", a.Dataset, s.Name)
 			faint.Fprintf(w, " (frees ~%s)\n", plan.HumanBytes(s.Bytes))
-			fmt.Fprintf(w, "      %s: %s\n", s.Rule, s.Reason)
+			fmt.Fprintf(w, "      %s\n", s.Reason)
 		}
 		return
 	case plan.KindDestroyBookmark:
