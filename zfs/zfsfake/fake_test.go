@@ -333,3 +333,7 @@ func TestFailNextAndCommands(t *testing.T) {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func remoteOutput(ctx context.Context, h *Host, argv []string) ([]byte, error) {
+	return remote.Output(ctx, h, argv...)
+}
