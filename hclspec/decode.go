@@ -406,9 +406,16 @@ func (d *decoder) ref(a *hcl.Attribute, kind string, declared []string) (string,
 			return n, true
 		}
 	}
-	d.errorf(a.Expr.Range().Ptr(), fmt.Sprintf("Reference to undeclared %s", kind),
-		"No %s named %s; declared %s: %s.", kind, attr.Name, plural(kind), listOrNone(declared))
+	d.errorf(a.Expr.Range().Ptr(), fmt.Sprintf("Reference to undeclared %s", noun(kind)),
+		"No %s named %s; declared %s: %s.", noun(kind), attr.Name, plural(kind), listOrNone(declared))
 	return "", false
+}
+
+func noun(kind string) string {
+	if kind == "snapshots" {
+		return "snapshots block"
+	}
+	return kind
 }
 
 func plural(kind string) string {
@@ -434,9 +441,7 @@ func (d *decoder) snapshots(b *hcl.Block) *SnapshotPolicy {
 	d.checkPrefix(p.Prefix, prefixAttr, false)
 	p.Schedule = d.schedule(b, at)
 	p.Retention = d.retentionBlock(c.Blocks, where, true)
-	if !ok {
-		return nil
-	}
+	_ = ok // an invalid policy still counts as declared, so references to it do not cascade into more errors
 	return p
 }
 
