@@ -258,17 +258,26 @@ func dsWritten(d *dataset) uint64 {
 // used is the dataset's data, what its snapshots alone hold, and its
 // children's used.
 func (h *Host) used(d *dataset) uint64 {
+	if h.usedCache == nil {
+		h.usedCache = map[*dataset]uint64{}
+		h.children = map[string][]*dataset{}
+		for _, o := range h.ds {
+			h.children[parentOf(o.name)] = append(h.children[parentOf(o.name)], o)
+		}
+	}
+	if n, ok := h.usedCache[d]; ok {
+		return n
+	}
 	n := liveRef(d)
 	for _, c := range d.chunks {
 		if c.died != 0 && refCount(d, c) > 0 {
 			n += c.size
 		}
 	}
-	for _, o := range h.ds {
-		if parentOf(o.name) == d.name {
-			n += h.used(o)
-		}
+	for _, o := range h.children[d.name] {
+		n += h.used(o)
 	}
+	h.usedCache[d] = n
 	return n
 }
 
@@ -344,6 +353,7 @@ func (r *run) list(args []string) error {
 		sortObjects(objs)
 	}
 	var out strings.Builder
+	h.usedCache, h.children = nil, nil // computed once per listing
 	for _, o := range objs {
 		for i, p := range props {
 			if i > 0 {

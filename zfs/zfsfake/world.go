@@ -89,6 +89,9 @@ type Host struct {
 	ds    map[string]*dataset
 	busy  map[string]bool // datasets with a receive in progress
 
+	usedCache map[*dataset]uint64 // per listing; see used
+	children  map[string][]*dataset
+
 	commands  [][]string
 	failures  []failure
 	interrupt int64 // bytes after which the next send breaks; 0: none
@@ -573,15 +576,15 @@ func (h *Host) collect(d *dataset) {
 	d.chunks = keep
 }
 
-// refCount is the number of snapshots that see chunk c.
+// refCount is the number of snapshots that see chunk c: those created in
+// [born, died), a range of d.snaps, which is in createtxg order.
 func refCount(d *dataset, c *chunk) int {
-	n := 0
-	for _, s := range d.snaps {
-		if alive(c, s.createtxg) {
-			n++
-		}
+	lo := sort.Search(len(d.snaps), func(i int) bool { return d.snaps[i].createtxg >= c.born })
+	hi := len(d.snaps)
+	if c.died != 0 {
+		hi = sort.Search(len(d.snaps), func(i int) bool { return d.snaps[i].createtxg >= c.died })
 	}
-	return n
+	return max(hi-lo, 0)
 }
 
 // alive reports whether c is part of the data as of txg t.
