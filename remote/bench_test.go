@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,15 +47,16 @@ func BenchmarkSSHRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer devnull.Close()
-	var tz, to time.Duration
+	var tz, to, cz, co time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
+		start, cpu0 := time.Now(), selfCPU()
 		var cw countWriter
 		if err := h.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", gen}, Stdout: &cw}); err != nil || cw.n != n {
 			b.Fatalf("zplan: %d bytes, %v", cw.n, err)
 		}
 		tz += time.Since(start)
+		cz += selfCPU() - cpu0
 
 		start = time.Now()
 		args := opensshArgs(srv, gen)
@@ -66,8 +68,15 @@ func BenchmarkSSHRead(b *testing.B) {
 			b.Fatalf("openssh: %v: %s", err, stderr.String())
 		}
 		to += time.Since(start)
+		co += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	report(b, n, tz, to)
+	// The client's own CPU per GiB: what the controller pays, apart from
+	// the server, which both share.
+	gib := float64(n*int64(b.N)) / (1 << 30)
+	b.ReportMetric(cz.Seconds()/gib, "zplan-cpu-s/GiB")
+	b.ReportMetric(co.Seconds()/gib, "openssh-cpu-s/GiB")
+	b.Logf("client CPU per GiB: zplan %.2fs, openssh %.2fs", cz.Seconds()/gib, co.Seconds()/gib)
 }
 
 // BenchmarkSSHRelay relays N MiB from one SSH host to another (the same
@@ -100,6 +109,15 @@ func BenchmarkSSHRelay(b *testing.B) {
 		to += time.Since(start)
 	}
 	report(b, n, tz, to)
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func shellLine(argv []string) string {
