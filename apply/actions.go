@@ -186,7 +186,7 @@ func (r *runner) do(a *plan.Action) error {
 	case plan.KindBookmark:
 		return r.zfs(a.Host, zfs.BookmarkArgv(a.Dataset+"@"+a.Snapshots[0].Name, a.Dataset+"#"+a.Bookmark), zfs.ErrExists)
 	case plan.KindAbortResume:
-		return r.zfs(a.Host, zfs.RecvAbortArgv(a.Dataset))
+		return r.zfs(a.Host, zfs.RecvAbortArgv(a.Dataset), zfs.ErrNoResumeState)
 	case plan.KindCreatePlaceholder:
 		return r.zfs(a.Host, zfs.CreatePlaceholderArgv(a.Dataset))
 	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:

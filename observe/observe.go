@@ -4,8 +4,11 @@
 package observe
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -142,16 +145,28 @@ func Observe(ctx context.Context, hosts map[string]remote.Host) (*State, error) 
 
 // ObserveHost runs the bulk listing on one host, then asks for holds of
 // the snapshots that have any (one command) and decodes resume tokens.
+// The listing is parsed while it streams in, so memory stays
+// proportional to what zplan keeps, not to the listing's text.
 func ObserveHost(ctx context.Context, name string, h remote.Host) (*Host, error) {
-	out, err := remote.Output(ctx, h, zfs.ListArgv()...)
+	b := newBuilder(name)
+	pr, pw := io.Pipe()
+	runErr := make(chan error, 1)
+	go func() {
+		err := h.Run(ctx, remote.Cmd{Argv: zfs.ListArgv(), Stdout: pw})
+		pw.CloseWithError(err)
+		runErr <- err
+	}()
+	parseErr := zfs.ScanList(pr, b.add)
+	pr.CloseWithError(errors.New("listing parser stopped"))
+	err := <-runErr
+	if parseErr != nil {
+		// The parse error explains a failed write into the closed pipe.
+		return nil, fmt.Errorf("host %s: %w", name, parseErr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("host %s: listing datasets: %w", name, err)
 	}
-	entries, err := zfs.ParseList(out)
-	if err != nil {
-		return nil, fmt.Errorf("host %s: %w", name, err)
-	}
-	host, held, err := build(name, entries)
+	host, held, err := b.finish()
 	if err != nil {
 		return nil, err
 	}
@@ -164,69 +179,105 @@ func ObserveHost(ctx context.Context, name string, h remote.Host) (*Host, error)
 		if ds.ResumeToken == "" {
 			continue
 		}
-		out, err := remote.Output(ctx, h, zfs.ResumeTokenArgv(ds.ResumeToken)...)
+		// On the receiving host zfs prints the token's contents and then
+		// fails, because the snapshots it names live on the sender: the
+		// printed contents are what we need, whatever the exit status.
+		var out bytes.Buffer
+		runErr := h.Run(ctx, remote.Cmd{Argv: zfs.ResumeTokenArgv(ds.ResumeToken), Stdout: &out})
+		t, err := zfs.ParseResumeToken(out.Bytes())
 		if err == nil {
-			var t zfs.ResumeToken
-			if t, err = zfs.ParseResumeToken(out); err == nil {
-				ds.Token = &t
-				continue
-			}
+			ds.Token = &t
+			continue
+		}
+		if runErr != nil {
+			err = runErr
 		}
 		ds.TokenErr = err.Error()
 	}
 	return host, nil
 }
 
-// build assembles the listing into datasets; held lists the full names
-// of snapshots with userrefs > 0.
-func build(name string, entries []zfs.Entry) (*Host, []string, error) {
-	host := &Host{Name: name, Datasets: map[string]*Dataset{}}
-	var held []string
-	// Datasets first, so snapshots find their parent whatever the order.
-	for _, e := range entries {
-		if e.Type != zfs.Filesystem && e.Type != zfs.Volume {
-			continue
-		}
-		host.Datasets[e.Name] = &Dataset{
+// builder assembles the listing into datasets as it streams in.
+type builder struct {
+	host    *Host
+	pending []zfs.Entry // snapshots and bookmarks listed before their dataset
+	held    []string    // full names of snapshots with userrefs > 0
+}
+
+func newBuilder(name string) *builder {
+	return &builder{host: &Host{Name: name, Datasets: map[string]*Dataset{}}}
+}
+
+func (b *builder) add(e *zfs.Entry) error {
+	if e.Type == zfs.Filesystem || e.Type == zfs.Volume {
+		b.host.Datasets[e.Name] = &Dataset{
 			Name: e.Name, Type: e.Type, GUID: e.GUID, Written: e.Written, Referenced: e.Referenced,
 			Encryption: e.Encryption, KeyStatus: e.KeyStatus,
 			Placeholder: e.Placeholder, ResumeToken: e.ResumeToken,
 		}
+		return nil
 	}
-	for _, e := range entries {
-		if e.Type != zfs.Snapshot && e.Type != zfs.Bookmark {
-			continue
+	ds := b.host.Datasets[e.Dataset()]
+	if ds == nil {
+		// zfs lists a dataset before its snapshots; keep the odd one for
+		// finish, which reports it if its dataset never shows up.
+		b.pending = append(b.pending, *e)
+		return nil
+	}
+	b.attach(ds, e)
+	return nil
+}
+
+func (b *builder) attach(ds *Dataset, e *zfs.Entry) {
+	if e.Type == zfs.Snapshot {
+		ds.Snapshots = append(ds.Snapshots, &Snapshot{
+			Name: e.Short(), GUID: e.GUID, CreateTXG: e.CreateTXG, Creation: e.Creation,
+			Used: e.Used, Referenced: e.Referenced, Written: e.Written, UserRefs: e.UserRefs,
+		})
+		if e.UserRefs > 0 {
+			b.held = append(b.held, e.Name)
 		}
-		ds := host.Datasets[e.Dataset()]
+		return
+	}
+	ds.Bookmarks = append(ds.Bookmarks, &Bookmark{Name: e.Short(), GUID: e.GUID, CreateTXG: e.CreateTXG, Creation: e.Creation})
+}
+
+func (b *builder) finish() (*Host, []string, error) {
+	for i := range b.pending {
+		e := &b.pending[i]
+		ds := b.host.Datasets[e.Dataset()]
 		if ds == nil {
-			return nil, nil, fmt.Errorf("host %s: zfs list shows %s but not its dataset", name, e.Name)
+			return nil, nil, fmt.Errorf("host %s: zfs list shows %s but not its dataset", b.host.Name, e.Name)
 		}
-		if e.Type == zfs.Snapshot {
-			ds.Snapshots = append(ds.Snapshots, &Snapshot{
-				Name: e.Short(), GUID: e.GUID, CreateTXG: e.CreateTXG, Creation: e.Creation,
-				Used: e.Used, Referenced: e.Referenced, Written: e.Written, UserRefs: e.UserRefs,
-			})
-			if e.UserRefs > 0 {
-				held = append(held, e.Name)
-			}
-		} else {
-			ds.Bookmarks = append(ds.Bookmarks, &Bookmark{Name: e.Short(), GUID: e.GUID, CreateTXG: e.CreateTXG, Creation: e.Creation})
-		}
+		b.attach(ds, e)
 	}
-	for _, ds := range host.Datasets {
-		sort.SliceStable(ds.Snapshots, func(i, j int) bool { return ds.Snapshots[i].CreateTXG < ds.Snapshots[j].CreateTXG })
+	for _, ds := range b.host.Datasets {
+		if !sort.SliceIsSorted(ds.Snapshots, func(i, j int) bool { return ds.Snapshots[i].CreateTXG < ds.Snapshots[j].CreateTXG }) {
+			sort.SliceStable(ds.Snapshots, func(i, j int) bool { return ds.Snapshots[i].CreateTXG < ds.Snapshots[j].CreateTXG })
+		}
 		sort.SliceStable(ds.Bookmarks, func(i, j int) bool { return ds.Bookmarks[i].CreateTXG < ds.Bookmarks[j].CreateTXG })
 	}
-	return host, held, nil
+	return b.host, b.held, nil
+}
+
+// build assembles a parsed listing (for tests).
+func build(name string, entries []zfs.Entry) (*Host, []string, error) {
+	b := newBuilder(name)
+	for i := range entries {
+		if err := b.add(&entries[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return b.finish()
 }
 
 func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) error {
-	var out strings.Builder
-	err := h.Run(ctx, remote.Cmd{Argv: zfs.HoldsArgv(), Stdin: strings.NewReader(string(zfs.HoldsStdin(held))), Stdout: &out})
+	var out bytes.Buffer
+	err := h.Run(ctx, remote.Cmd{Argv: zfs.HoldsArgv(), Stdin: bytes.NewReader(zfs.HoldsStdin(held)), Stdout: &out})
 	if err != nil {
 		return fmt.Errorf("host %s: listing holds: %w", host.Name, err)
 	}
-	holds, err := zfs.ParseHolds([]byte(out.String()))
+	holds, err := zfs.ParseHolds(out.Bytes())
 	if err != nil {
 		return fmt.Errorf("host %s: %w", host.Name, err)
 	}

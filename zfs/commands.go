@@ -38,7 +38,7 @@ func BookmarkArgv(snapshot, bookmark string) []string {
 // CreatePlaceholderArgv creates an unmountable dataset marked as a
 // placeholder, so that replicated children have a parent.
 func CreatePlaceholderArgv(dataset string) []string {
-	return []string{"zfs", "create", "-o", "canmount=off", "-o", PropPlaceholder + "=on", dataset}
+	return []string{"zfs", "create", "-o", "canmount=off", "-o", PropPlaceholder + "=" + dataset, dataset}
 }
 
 // SendOptions are the flags of a zfs send.

@@ -20,12 +20,16 @@ const (
 	ErrExists                   // "dataset already exists", bookmark exists
 	ErrTargetModified           // recv: "destination ... has been modified"
 	ErrPermission               // "permission denied"
+	ErrNoResumeState            // recv -A: "does not have any resumable receive state"
+	ErrTargetExists             // full recv onto an existing dataset: "must specify -F"
 )
 
 var errorTexts = []struct {
 	text string
 	kind ErrorKind
 }{
+	{"does not have any resumable receive state", ErrNoResumeState},
+	{"must specify -f", ErrTargetExists},
 	{"tag already exists on this dataset", ErrHoldExists},
 	{"no such tag on this dataset", ErrNoSuchHold},
 	{"has been modified", ErrTargetModified},

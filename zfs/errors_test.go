@@ -32,3 +32,14 @@ func TestClassify(t *testing.T) {
 		t.Error("an error that is not an ExitError must not be classified by its text")
 	}
 }
+
+func TestClassifyReceiveTexts(t *testing.T) {
+	for stderr, want := range map[string]ErrorKind{
+		"'backup/a' does not have any resumable receive state to abort\n":                                        ErrNoResumeState,
+		"cannot receive new filesystem stream: destination 'backup/a' exists\nmust specify -F to overwrite it\n": ErrTargetExists,
+	} {
+		if got := Classify(&remote.ExitError{Stderr: stderr}); got != want {
+			t.Errorf("Classify(%q) = %d, want %d", stderr, got, want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +26,9 @@ const (
 // User properties zplan writes.
 const (
 	// PropPlaceholder marks a target dataset zplan created only so that
-	// replicated children have a parent.
+	// replicated children have a parent. Its value is the dataset's own
+	// name: user properties inherit, and a child reading its parent's
+	// name is not a placeholder itself.
 	PropPlaceholder = "zplan:placeholder"
 )
 
@@ -80,58 +84,99 @@ func (e Entry) Short() string {
 // not have the expected shape is an error quoting it.
 func ParseList(out []byte) ([]Entry, error) {
 	var entries []Entry
-	sc := bufio.NewScanner(bytes.NewReader(out))
+	err := ScanList(bytes.NewReader(out), func(e *Entry) error {
+		entries = append(entries, *e)
+		return nil
+	})
+	return entries, err
+}
+
+// ScanList parses a listing as it streams in, calling fn for each line
+// with an Entry that is reused for the next line (copy what you keep).
+// Streaming keeps memory flat for hosts with millions of snapshots.
+func ScanList(r io.Reader, fn func(*Entry) error) error {
+	sc := bufio.NewScanner(r)
 	// Resume tokens are long; allow generous lines.
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	sc.Buffer(make([]byte, 256*1024), 16*1024*1024)
+	var (
+		e      Entry
+		fields [16][]byte
+		in     = interner{}
+	)
 	n := 0
 	for sc.Scan() {
 		n++
-		line := sc.Text()
-		if line == "" {
+		line := sc.Bytes()
+		if len(line) == 0 {
 			continue
 		}
-		e, err := parseListLine(line)
-		if err != nil {
-			return nil, fmt.Errorf("zfs list output line %d %q: %w", n, truncate(line, 200), err)
+		if err := parseListLine(line, fields[:0], &e, in); err != nil {
+			return fmt.Errorf("zfs list output line %d %q: %w", n, truncate(string(line), 200), err)
 		}
-		entries = append(entries, e)
+		if err := fn(&e); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading zfs list output: %w", err)
+		return fmt.Errorf("reading zfs list output: %w", err)
 	}
-	return entries, nil
+	return nil
 }
 
-func parseListLine(line string) (Entry, error) {
-	f := strings.Split(line, "\t")
+// interner shares the few distinct values of columns like encryption.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in) < 1024 {
+		in[s] = s
+	}
+	return s
+}
+
+func parseListLine(line []byte, f [][]byte, e *Entry, in interner) error {
+	for {
+		i := bytes.IndexByte(line, '\t')
+		if i < 0 {
+			f = append(f, line)
+			break
+		}
+		f = append(f, line[:i])
+		line = line[i+1:]
+		if len(f) > len(listColumns) {
+			break
+		}
+	}
 	if len(f) != len(listColumns) {
-		return Entry{}, fmt.Errorf("want %d tab-separated fields, got %d", len(listColumns), len(f))
+		return fmt.Errorf("want %d tab-separated fields, got %d", len(listColumns), len(f))
 	}
-	var e Entry
+	*e = Entry{}
 	var err error
-	e.Name = f[0]
-	if e.Name == "" {
-		return e, fmt.Errorf("empty name")
+	if len(f[0]) == 0 {
+		return fmt.Errorf("empty name")
 	}
+	e.Name = string(f[0])
 	switch t := Type(f[1]); t {
 	case Filesystem, Volume, Snapshot, Bookmark:
 		e.Type = t
 	default:
-		return e, fmt.Errorf("unknown type %q", f[1])
+		return fmt.Errorf("unknown type %q", f[1])
 	}
 	if want := typeOfName(e.Name); want != e.Type && !(want == Filesystem && e.Type == Volume) {
-		return e, fmt.Errorf("name %q does not fit type %s", e.Name, e.Type)
+		return fmt.Errorf("name %q does not fit type %s", e.Name, e.Type)
 	}
 	num := func(i int, required bool) uint64 {
 		if err != nil {
 			return 0
 		}
-		if f[i] == "-" && !required {
+		if !required && len(f[i]) == 1 && f[i][0] == '-' {
 			return 0
 		}
-		var v uint64
-		v, err = strconv.ParseUint(f[i], 10, 64)
-		if err != nil {
+		v, perr := parseUint(f[i])
+		if perr != nil {
 			err = fmt.Errorf("column %s: %q is not a number", listColumns[i], f[i])
 		}
 		return v
@@ -144,20 +189,33 @@ func parseListLine(line string) (Entry, error) {
 	e.Written = num(7, false)
 	e.UserRefs = num(8, false)
 	if err != nil {
-		return e, err
+		return err
 	}
 	e.Creation = time.Unix(int64(creation), 0).UTC()
-	e.Encryption = dash(f[9])
-	e.KeyStatus = dash(f[10])
-	e.ResumeToken = dash(f[11])
-	switch dash(f[12]) {
-	case "", "off":
-	case "on":
-		e.Placeholder = true
-	default:
-		return e, fmt.Errorf("%s: unexpected value %q (want on or off)", PropPlaceholder, f[12])
+	e.Encryption = dash(in.get(f[9]))
+	e.KeyStatus = dash(in.get(f[10]))
+	e.ResumeToken = dash(string(f[11]))
+	e.Placeholder = e.Type != Snapshot && e.Type != Bookmark && string(f[12]) == e.Name
+	return nil
+}
+
+// parseUint parses a decimal number without allocating.
+func parseUint(b []byte) (uint64, error) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, strconv.ErrSyntax
 	}
-	return e, nil
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, strconv.ErrSyntax
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, strconv.ErrRange
+		}
+		v = v*10 + d
+	}
+	return v, nil
 }
 
 func typeOfName(name string) Type {

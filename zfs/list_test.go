@@ -11,8 +11,9 @@ import (
 func TestParseList(t *testing.T) {
 	out := strings.Join([]string{
 		"tank\tfilesystem\t111\t1\t1763800000\t4096\t2048\t0\t-\toff\t-\t-\t-",
-		"tank/data\tfilesystem\t222\t10\t1763800100\t8192\t4096\t512\t-\taes-256-gcm\tavailable\t1-abc-def\ton",
-		"tank/data@s1\tsnapshot\t333\t11\t1763800200\t0\t4096\t4096\t2\taes-256-gcm\tavailable\t-\t-",
+		"tank/data\tfilesystem\t222\t10\t1763800100\t8192\t4096\t512\t-\taes-256-gcm\tavailable\t1-abc-def\ttank/data",
+		"tank/data@s1\tsnapshot\t333\t11\t1763800200\t0\t4096\t4096\t2\taes-256-gcm\tavailable\t-\ttank/data",
+		"tank/data/child\tfilesystem\t334\t11\t1763800200\t0\t4096\t4096\t-\taes-256-gcm\tavailable\t-\ttank/data",
 		"tank/data#zplan_cursor\tbookmark\t333\t11\t1763800200\t-\t-\t-\t-\t-\t-\t-\t-",
 		"tank/vol\tvolume\t444\t12\t1763800300\t100\t100\t0\t-\toff\t-\t-\t-",
 		"",
@@ -27,14 +28,16 @@ func TestParseList(t *testing.T) {
 			Encryption: "aes-256-gcm", KeyStatus: "available", ResumeToken: "1-abc-def", Placeholder: true},
 		{Name: "tank/data@s1", Type: Snapshot, GUID: 333, CreateTXG: 11, Creation: time.Unix(1763800200, 0).UTC(), Referenced: 4096, Written: 4096, UserRefs: 2,
 			Encryption: "aes-256-gcm", KeyStatus: "available"},
+		{Name: "tank/data/child", Type: Filesystem, GUID: 334, CreateTXG: 11, Creation: time.Unix(1763800200, 0).UTC(), Referenced: 4096, Written: 4096,
+			Encryption: "aes-256-gcm", KeyStatus: "available"},
 		{Name: "tank/data#zplan_cursor", Type: Bookmark, GUID: 333, CreateTXG: 11, Creation: time.Unix(1763800200, 0).UTC()},
 		{Name: "tank/vol", Type: Volume, GUID: 444, CreateTXG: 12, Creation: time.Unix(1763800300, 0).UTC(), Used: 100, Referenced: 100, Encryption: "off"},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("ParseList (-want +got):\n%s", d)
 	}
-	if got[2].Dataset() != "tank/data" || got[2].Short() != "s1" || got[3].Short() != "zplan_cursor" {
-		t.Errorf("Dataset/Short: %q %q %q", got[2].Dataset(), got[2].Short(), got[3].Short())
+	if got[2].Dataset() != "tank/data" || got[2].Short() != "s1" || got[4].Short() != "zplan_cursor" {
+		t.Errorf("Dataset/Short: %q %q %q", got[2].Dataset(), got[2].Short(), got[4].Short())
 	}
 }
 
@@ -45,7 +48,6 @@ func TestParseListRejectsUnexpectedOutput(t *testing.T) {
 		{"guid not a number", "tank\tfilesystem\tabc\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-", `column guid: "abc" is not a number`},
 		{"missing guid", "tank\tfilesystem\t-\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-", `column guid: "-" is not a number`},
 		{"snapshot name typed filesystem", "tank@x\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-", "does not fit type"},
-		{"placeholder garbage", "tank\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\tmaybe", "unexpected value"},
 		{"human-readable numbers", "tank\tfilesystem\t1\t1\t1\t1.5K\t1\t1\t-\toff\t-\t-\t-", `column used: "1.5K"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
