@@ -531,3 +531,45 @@ func TestSSHLazy(t *testing.T) {
 		t.Fatal("lazy dial with a missing ssh config file succeeded")
 	}
 }
+
+// A server that accepts TCP but never speaks SSH fails the dial after
+// ConnectTimeout instead of hanging.
+func TestSSHHandshakeTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k")
+	if _, err := sshtest.NewKey(key); err != nil {
+		t.Fatal(err)
+	}
+	srv := &sshtest.Server{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, UserKeyFile: key, KnownHostsFile: filepath.Join(dir, "kh")}
+	cfg := testConfig(t, srv)
+	cfg.ConnectTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err = DialSSH(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 300ms") {
+		t.Fatalf("want handshake timeout, got %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("timeout took %s", d)
+	}
+	// Cancelling the context ends a dial too.
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.ConnectTimeout = time.Minute
+	time.AfterFunc(200*time.Millisecond, cancel)
+	if _, err := DialSSH(ctx, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+}
