@@ -291,9 +291,10 @@ func TestCreatePlaceholderAndInheritance(t *testing.T) {
 	mustRun(t, h, "zfs", "create", "tank/backup/host")
 	h.Snapshot("tank/backup/host@s")
 	m := list(t, h)
-	// User properties are inherited, by children and snapshots alike: a
-	// replicated child under a placeholder reads as a placeholder too.
-	if !m["tank/backup"].Placeholder || !m["tank/backup/host"].Placeholder || !m["tank/backup/host@s"].Placeholder || m["tank/data"].Placeholder {
+	// User properties are inherited, by children and snapshots alike; the
+	// placeholder property's value names the dataset that carries it, so
+	// a child under a placeholder does not read as one.
+	if !m["tank/backup"].Placeholder || m["tank/backup/host"].Placeholder || m["tank/backup/host@s"].Placeholder || m["tank/data"].Placeholder {
 		t.Errorf("placeholder: %v %v %v %v", m["tank/backup"].Placeholder, m["tank/backup/host"].Placeholder, m["tank/backup/host@s"].Placeholder, m["tank/data"].Placeholder)
 	}
 }

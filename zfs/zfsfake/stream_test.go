@@ -101,6 +101,7 @@ func TestReceiveRefusals(t *testing.T) {
 			send:   zfs.SendArgv(nil, "", "tank/src@a"),
 			target: "backup/src",
 			stderr: "cannot receive new filesystem stream: destination 'backup/src' exists\nmust specify -F to overwrite it\n",
+			kind:   zfs.ErrTargetExists,
 		},
 		{
 			name:   "parent missing",
