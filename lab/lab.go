@@ -123,7 +123,7 @@ func Start(t testing.TB) *Lab {
 	if mode == "off" {
 		t.Skip("lab tests off (ZPLAN_LAB=off)")
 	}
-	l, err := get(t.Context(), logWriter{t})
+	l, err := get(logWriter{t})
 	if err != nil {
 		if mode == "skip" {
 			t.Skipf("lab unavailable, skipping (ZPLAN_LAB=skip): %v", err)
@@ -140,21 +140,16 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func get(ctx context.Context, log io.Writer) (*Lab, error) {
+func get(log io.Writer) (*Lab, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if shared != nil || sharedErr != nil {
 		return shared, sharedErr
 	}
-	// Not ctx: the VM outlives the test that happened to start it.
+	// Not the test's context: the VM outlives the test that happened to
+	// start it, and a half-finished boot would fail every later test.
 	bctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	go func() {
-		select {
-		case <-ctx.Done(): // the test was cancelled (timeout, Fatal elsewhere)
-		case <-bctx.Done():
-		}
-	}()
 	shared, sharedErr = acquire(bctx, acquireOpts{needMain: !mainActive, joinOnly: os.Getenv("ZPLAN_LAB") == "skip"}, log)
 	return shared, sharedErr
 }

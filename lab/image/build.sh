@@ -110,10 +110,9 @@ log "configuring the guest"
 cp -a "$HERE/files/." "$ROOT/"
 echo zplan-lab >"$ROOT/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tzplan-lab\n' >"$ROOT/etc/hosts"
-# Root is on the virtio disk with serial zlroot; see files/etc/fstab.
 
 # Units the lab does not need and that slow the boot down (udev-settle
-# alone costs seconds). zfs.ko is loaded by /etc/modules-load.d/zfs.conf.
+# alone costs seconds). zfs.ko is loaded by zplan-lab-zfs.service.
 for u in systemd-udev-settle.service zfs-import-cache.service zfs-import-scan.service \
 	zfs-import.target zfs-mount.service zfs-share.service zfs-zed.service \
 	zfs-volume-wait.service zfs-volumes.target zfs-load-module.service \
@@ -121,10 +120,13 @@ for u in systemd-udev-settle.service zfs-import-cache.service zfs-import-scan.se
 	apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
 	fstrim.timer dpkg-db-backup.timer man-db.timer getty@tty1.service \
 	systemd-networkd-wait-online.service systemd-timesyncd.service \
-	systemd-journal-flush.service; do
+	systemd-journal-flush.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
+	proc-sys-fs-binfmt_misc.mount dev-hugepages.mount dev-mqueue.mount sys-kernel-debug.mount \
+	sys-kernel-tracing.mount sys-fs-fuse-connections.mount systemd-update-utmp.service \
+	systemd-update-utmp-runlevel.service systemd-pstore.service; do
 	ln -sf /dev/null "$ROOT/etc/systemd/system/$u"
 done
-in_root systemctl enable systemd-networkd.service ssh.service >/dev/null 2>&1
+in_root systemctl enable systemd-networkd.service ssh.service zplan-lab-zfs.service >/dev/null
 in_root systemctl set-default multi-user.target >/dev/null 2>&1
 passwd -R "$ROOT" -l root >/dev/null
 

@@ -3,6 +3,7 @@
 // lab-image call it.
 //
 //	zplan-lab image   build the guest image if the cache lacks it
+//	zplan-lab image-dir  print the image's cache dir (a CI cache key)
 //	zplan-lab up      boot the VM (or adopt the running one); it keeps running
 //	zplan-lab down    stop the VM, discarding the guest's changes
 //	zplan-lab status  print the running VM's state
@@ -33,7 +34,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: zplan-lab image|up|down|status|ssh [COMMAND...]")
+	return errors.New("usage: zplan-lab image|image-dir|up|down|status|ssh [COMMAND...]")
 }
 
 func run(ctx context.Context, args []string) error {
@@ -51,6 +52,17 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("image %s (kernel %s, zfsutils-linux %s)\n", im.Dir, im.Kernel, im.ZFS)
+		return nil
+	case "image-dir":
+		track, err := lab.ZFSTrack()
+		if err != nil {
+			return err
+		}
+		dir, err := lab.ImageDir(track)
+		if err != nil {
+			return err
+		}
+		fmt.Println(dir)
 		return nil
 	case "up":
 		l, err := lab.Up(ctx, os.Stderr)
