@@ -7,6 +7,7 @@ package timespec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"regexp"
 	"strconv"
@@ -237,6 +238,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		unit := 24 * time.Hour
 		if m[2] == "w" {
 			unit *= 7
+		}
+		if time.Duration(n) > math.MaxInt64/unit {
+			return 0, fmt.Errorf("duration %q is too long", s)
 		}
 		return time.Duration(n) * unit, nil
 	}

@@ -17,6 +17,10 @@ type Interval struct {
 	Text   string // canonical form, e.g. "24x1h" or "1x1h(keep=all)"
 }
 
+// MaxGridSpan bounds a grid's total length, far below where durations
+// overflow (292 years).
+const MaxGridSpan = 200 * 365 * 24 * time.Hour
+
 // KeepAll is Interval.Keep for keep=all.
 const KeepAll = -1
 
@@ -28,6 +32,7 @@ var gridPart = regexp.MustCompile(`^(\d+)\s*x\s*(\d+)\s*([smhdw])\s*(?:\(\s*keep
 // The error names the offending part.
 func ParseGrid(s string) ([]Interval, error) {
 	var out []Interval
+	var total time.Duration
 	for i, raw := range strings.Split(s, "|") {
 		part := strings.TrimSpace(raw)
 		m := gridPart.FindStringSubmatch(part)
@@ -51,6 +56,10 @@ func ParseGrid(s string) ([]Interval, error) {
 			}
 			iv.Keep = k
 		}
+		if time.Duration(n) > MaxGridSpan/unit || time.Duration(count) > MaxGridSpan/iv.Length || time.Duration(count)*iv.Length > MaxGridSpan-total {
+			return nil, fmt.Errorf("grid part %d %q: the grid would span more than %d years", i+1, part, MaxGridSpan/(365*24*time.Hour))
+		}
+		total += time.Duration(count) * iv.Length
 		iv.Text = fmt.Sprintf("%dx%d%s", count, n, m[3])
 		switch {
 		case iv.Keep == KeepAll:

@@ -78,6 +78,7 @@ func TestParseDuration(t *testing.T) {
 		{"1y", 0, "units"},
 		{"d", 0, "units"},
 		{"-1d", 0, "units"},
+		{"99999999999d", 0, "too long"},
 	}
 	for _, tc := range cases {
 		got, err := ParseDuration(tc.in)
@@ -86,6 +87,22 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) error = %v, want one containing %q", tc.in, err, tc.err)
 		case tc.err == "" && (err != nil || got != tc.want):
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseGridErrors(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"24x1h | 7xd", `grid part 2 "7xd"`},
+		{"1x1h(keep=0)", "keep must be a positive integer or all"},
+		{"1000x1000w", "more than 200 years"},
+		{"1x99999999999999w", "more than 200 years"},
+		{"100x1w | 100x1w | 10400x1w", `grid part 3 "10400x1w": the grid would span more than 200 years`},
+		{"", `grid part 1 ""`},
+	}
+	for _, tc := range cases {
+		if _, err := ParseGrid(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseGrid(%q) = %v, want error containing %q", tc.in, err, tc.want)
 		}
 	}
 }
