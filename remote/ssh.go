@@ -340,7 +340,7 @@ func dialHop(ctx context.Context, r *resolved, auth *authSet, prev *ssh.Client) 
 				KeyType: "(none of " + strings.Join(hk.algorithms, ", ") + ")", Known: hk.known}
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fmt.Errorf("host %s: authentication as %s failed at %s (offered %s): %w", r.name, r.user, r.addr(), auth.describe(), err)
-		case stopped && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		case errors.Is(err, os.ErrDeadlineExceeded) || stopped && errors.Is(ctx.Err(), context.DeadlineExceeded):
 			return nil, fmt.Errorf("host %s: SSH handshake with %s did not finish within %s: %w", r.name, r.addr(), r.connectTimeout, err)
 		case stopped:
 			return nil, fmt.Errorf("host %s: connecting to %s: %w", r.name, r.addr(), ctx.Err())
