@@ -699,20 +699,14 @@ func (h *SSHHost) killGroup(pgid int, sig string) {
 	}
 }
 
-// flush passes on a short first line that never ended.
-func (p *pidSniffer) flush() {
-	if !p.done && len(p.head) > 0 {
-		_, _ = p.w.Write(p.head)
-	}
-	p.done = true
-}
-
-// pidSniffer takes the PID marker line off the start of stderr and passes
-// the rest on.
+// pidSniffer takes the PID marker line out of stderr and passes the rest
+// on. Startup files of the login shell may print lines before it, so it
+// looks at the first few KiB, line by line.
 type pidSniffer struct {
 	w    io.Writer
 	pid  chan<- int
 	head []byte
+	seen int
 	done bool
 }
 
@@ -721,23 +715,42 @@ func (p *pidSniffer) Write(b []byte) (int, error) {
 		return p.w.Write(b)
 	}
 	p.head = append(p.head, b...)
-	i := bytes.IndexByte(p.head, '\n')
-	if i < 0 && len(p.head) < 64 {
-		return len(b), nil
-	}
-	p.done = true
-	rest := p.head
-	if i >= 0 && bytes.HasPrefix(p.head, []byte(pidMarker)) {
-		if n, err := strconv.Atoi(string(p.head[len(pidMarker):i])); err == nil {
-			p.pid <- n
+	for !p.done {
+		i := bytes.IndexByte(p.head, '\n')
+		if i < 0 {
+			if p.seen+len(p.head) > 4096 {
+				p.flush()
+			}
+			break
 		}
-		rest = p.head[i+1:]
-	}
-	p.head = nil
-	if _, err := p.w.Write(rest); err != nil {
-		return 0, err
+		line := p.head[:i+1]
+		p.seen += len(line)
+		if bytes.HasPrefix(line, []byte(pidMarker)) {
+			if n, err := strconv.Atoi(string(line[len(pidMarker):i])); err == nil {
+				p.pid <- n
+			}
+			p.head = p.head[i+1:]
+			p.flush()
+			break
+		}
+		if _, err := p.w.Write(line); err != nil {
+			return 0, err
+		}
+		p.head = p.head[i+1:]
+		if p.seen > 4096 {
+			p.flush()
+		}
 	}
 	return len(b), nil
+}
+
+// flush passes on what is held and stops looking for the marker.
+func (p *pidSniffer) flush() {
+	if !p.done && len(p.head) > 0 {
+		_, _ = p.w.Write(p.head)
+	}
+	p.head = nil
+	p.done = true
 }
 
 // isClosedChannel tells writes that failed because the remote command

@@ -573,3 +573,27 @@ func TestSSHHandshakeTimeout(t *testing.T) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
 }
+
+func TestPidSniffer(t *testing.T) {
+	for _, c := range []struct{ in, out string }{
+		{pidMarker + "42\nreal error\n", "real error\n"},
+		{"motd noise\n" + pidMarker + "42\nerr", "motd noise\nerr"},
+		{"no marker", "no marker"},
+	} {
+		var sb strings.Builder
+		pidc := make(chan int, 1)
+		p := &pidSniffer{w: &sb, pid: pidc}
+		// Byte by byte: the marker may arrive split.
+		for i := 0; i < len(c.in); i++ {
+			_, _ = p.Write([]byte{c.in[i]})
+		}
+		p.flush()
+		close(pidc)
+		if sb.String() != c.out {
+			t.Errorf("%q: passed on %q, want %q", c.in, sb.String(), c.out)
+		}
+		if pid := <-pidc; strings.Contains(c.in, pidMarker) != (pid == 42) {
+			t.Errorf("%q: pid %d", c.in, pid)
+		}
+	}
+}
