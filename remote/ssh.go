@@ -454,8 +454,9 @@ func (a *authSet) close() {
 	}
 }
 
-// Run runs c on the host. The words of argv are quoted for the remote
-// shell and the command is exec'd, so signals reach it directly.
+// Run runs c on the host. Each word of argv is quoted, /bin/sh execs the
+// command (so its exit status and signals are its own), and cancelling
+// ctx stops it and everything it started on the host.
 func (h *SSHHost) Run(ctx context.Context, c Cmd) error {
 	argv := append(append([]string(nil), h.r.prefix...), c.Argv...)
 	if len(c.Argv) == 0 {
@@ -491,7 +492,7 @@ func (h *SSHHost) newSession(ctx context.Context) (*ssh.Session, error) {
 		if errors.As(err, &oce) {
 			// The server refused the session (e.g. its MaxSessions is
 			// below ours); the connection itself is fine.
-			return nil, fmt.Errorf("open session: %w (lower max_sessions for this host, or raise MaxSessions in its sshd_config)", err)
+			return nil, fmt.Errorf("open session: %w (the server allows fewer sessions per connection than zplan uses: raise MaxSessions in its sshd_config)", err)
 		}
 		// The connection broke since its last use: dial once more.
 		h.drop(conn)
