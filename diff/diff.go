@@ -34,13 +34,15 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 			FormatVersion: plan.FormatVersion, ZplanVersion: opts.ZplanVersion,
 			Time: now, ConfigHash: opts.ConfigHash,
 		},
-		planned:    map[dsKey]*virtualSnap{},
-		needed:     map[dsKey]map[string]string{},
-		sendsFrom:  map[dsKey][]string{},
-		sendsInto:  map[dsKey][]string{},
-		firstSend:  map[dsKey]string{},
-		actions:    map[string]*plan.Action{},
-		releaseFor: map[dsKey][]string{},
+		planned:   map[dsKey]*virtualSnap{},
+		needed:    map[dsKey]map[string]string{},
+		sendsFrom: map[dsKey][]string{},
+		sendsInto: map[dsKey][]string{},
+		firstSend: map[dsKey]string{},
+		actions:   map[string]*plan.Action{},
+		incoming:  map[dsKey][]desired.Snap{},
+		released:  map[dsKey]map[string][]string{},
+		releasers: map[dsKey][]string{},
 	}
 	for _, pr := range pol.Problems {
 		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
@@ -92,8 +94,25 @@ type planner struct {
 	// firstSend: the first send creating a target dataset, for children.
 	firstSend map[dsKey]string
 	actions   map[string]*plan.Action
-	// releaseFor: stale-hold releases that sends on the dataset wait for.
-	releaseFor map[dsKey][]string
+	// incoming: snapshots sends in this plan bring to a target dataset;
+	// target retention counts them so that one apply converges.
+	incoming map[dsKey][]desired.Snap
+	// released: hold tags (by snapshot name) that actions of this plan
+	// release, and releasers the actions' addresses; destroys of such
+	// snapshots wait for them.
+	released  map[dsKey]map[string][]string
+	releasers map[dsKey][]string
+}
+
+// willRelease records that action addr releases tag from snap.
+func (p *planner) willRelease(k dsKey, snap, tag, addr string) {
+	if p.released[k] == nil {
+		p.released[k] = map[string][]string{}
+	}
+	p.released[k][snap] = append(p.released[k][snap], tag)
+	if !contains(p.releasers[k], addr) {
+		p.releasers[k] = append(p.releasers[k], addr)
+	}
 }
 
 func (p *planner) add(a *plan.Action) *plan.Action {

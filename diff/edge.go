@@ -39,20 +39,32 @@ type step struct {
 }
 
 // edge plans one replication edge: resume, sends and bookkeeping, or a
-// conflict that blocks only this edge.
+// conflict that blocks only this edge. While an edge is blocked, source
+// retention keeps every snapshot it could still have to send.
 func (p *planner) edge(e *desired.Edge) {
 	src := p.dataset(e.SourceHost, e.SourceDataset)
 	if src == nil {
 		return // reported as a policy problem
 	}
+	if !p.planEdge(e, src) {
+		for _, s := range src.Snapshots {
+			if strings.HasPrefix(s.Name, e.Prefix) {
+				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
+			}
+		}
+	}
+}
+
+// planEdge reports false when a conflict blocks the edge.
+func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 	if p.st.Hosts[e.TargetHost] == nil {
 		p.conflict(e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
-		return
+		return false
 	}
 	tgt := p.dataset(e.TargetHost, e.TargetDataset)
 	raw, ok := p.rawMode(e, src, tgt)
 	if !ok {
-		return
+		return false
 	}
 	srcKey := dsKey{e.SourceHost, e.SourceDataset}
 	var cands []cand
@@ -71,7 +83,7 @@ func (p *planner) edge(e *desired.Edge) {
 	switch {
 	case tgt == nil:
 		if len(cands) == 0 {
-			return
+			return true
 		}
 		first := cands[len(cands)-1]
 		rest := []cand(nil)
@@ -84,7 +96,7 @@ func (p *planner) edge(e *desired.Edge) {
 	case tgt.ResumeToken != "":
 		st, ok := p.resume(e, src, tgt, raw)
 		if !ok {
-			return
+			return false
 		}
 		steps = append(steps, st)
 		resumeTo = "@" + st.to.name
@@ -96,20 +108,21 @@ func (p *planner) edge(e *desired.Edge) {
 	default:
 		b, ok = p.findBase(e, src, tgt)
 		if !ok {
-			return
+			return false
 		}
 		steps = p.incrementals(src, b, after(cands, b.txg))
+	}
+	// Retention keeps the newest common snapshot as it will be after this
+	// plan's sends. Older ones may go: their destroys wait for the sends,
+	// and are skipped if a send fails.
+	if n := len(steps); n > 0 {
+		if last := steps[n-1].to; last.virtual == nil {
+			p.need(srcKey, last.name, fmt.Sprintf("newest common snapshot of replication %s once sent", e.ID))
+		}
+	} else if b != nil {
 		p.need(dsKey{e.TargetHost, e.TargetDataset}, b.targetName, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
 		if strings.HasPrefix(b.from, "@") {
 			p.need(srcKey, b.from[1:], fmt.Sprintf("newest common snapshot of replication %s", e.ID))
-		}
-	}
-	for _, st := range steps {
-		if st.to.virtual == nil {
-			p.need(srcKey, st.to.name, fmt.Sprintf("not yet sent by replication %s", e.ID))
-		}
-		if st.from != nil && strings.HasPrefix(st.from.from, "@") {
-			p.need(srcKey, st.from.from[1:], fmt.Sprintf("base of a send of replication %s", e.ID))
 		}
 	}
 
@@ -118,16 +131,17 @@ func (p *planner) edge(e *desired.Edge) {
 		if tgt != nil && b != nil {
 			p.bookkeeping(e, src, tgt, b)
 		}
-		return
+		return true
 	}
 	var deps []string
 	if tgt == nil {
 		var ok bool
 		if deps, ok = p.ensureParents(e); !ok {
-			return
+			return false
 		}
 	}
 	p.emitSends(e, src, tgt, raw, steps, append(deps, stale...))
+	return true
 }
 
 func after(cands []cand, txg uint64) []cand {
@@ -333,6 +347,9 @@ func (p *planner) releaseStaleStepHolds(e *desired.Edge, src *observe.Dataset, k
 		Host: e.SourceHost, Dataset: e.SourceDataset, Tag: tag, Snapshots: refs,
 		Reason: fmt.Sprintf("stale step hold of replication %s: no send is in flight", e.ID),
 	})
+	for _, r := range refs {
+		p.willRelease(dsKey{e.SourceHost, e.SourceDataset}, r.Name, tag, a.Address)
+	}
 	return []string{a.Address}
 }
 
@@ -387,12 +404,15 @@ func (p *planner) bookkeeping(e *desired.Edge, src, tgt *observe.Dataset, b *bas
 		}
 	}
 	if len(old) > 0 {
-		p.add(&plan.Action{
+		a := p.add(&plan.Action{
 			Address: address("release", e.TargetHost, e.TargetDataset+"@"+tag), Kind: plan.KindRelease,
 			Host: e.TargetHost, Dataset: e.TargetDataset, Tag: tag, Snapshots: old,
 			Reason:    fmt.Sprintf("no longer the last received snapshot of replication %s", e.ID),
 			DependsOn: holdDeps,
 		})
+		for _, r := range old {
+			p.willRelease(dsKey{e.TargetHost, e.TargetDataset}, r.Name, tag, a.Address)
+		}
 	}
 }
 
@@ -524,8 +544,18 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 		}
 		sort.Strings(a.DependsOn)
 		p.add(a)
+		for _, old := range s.OldLast {
+			if old != s.To {
+				p.willRelease(tgtKey, old, s.LastTag, a.Address)
+			}
+		}
 		p.sendsFrom[srcKey] = append(p.sendsFrom[srcKey], a.Address)
 		p.sendsInto[tgtKey] = append(p.sendsInto[tgtKey], a.Address)
+		created := p.now
+		if s := src.SnapshotByGUID(st.to.guid); s != nil {
+			created = s.Creation
+		}
+		p.incoming[tgtKey] = append(p.incoming[tgtKey], desired.Snap{Name: st.to.name, Created: created, CreateTXG: ^uint64(0) - uint64(len(steps)-i)})
 		prev = a.Address
 		// The next step's bookkeeping replaces what this one leaves.
 		oldCursors, oldLast = nil, []string{st.to.name}

@@ -62,10 +62,15 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 				snaps = append(snaps, desired.Snap{Name: s.Name, Created: s.Creation, CreateTXG: s.CreateTXG})
 			}
 		}
+		// Snapshots this plan creates or receives count too, so that one
+		// apply converges; destroys wait for them to exist.
 		if virtual != nil && strings.HasPrefix(virtual.name, r.Prefix) {
-			// The snapshot this plan creates counts as the newest, so one
-			// apply converges; destroys wait for it to exist.
 			snaps = append(snaps, desired.Snap{Name: virtual.name, Created: p.now, CreateTXG: ^uint64(0)})
+		}
+		for _, in := range p.incoming[k] {
+			if strings.HasPrefix(in.Name, r.Prefix) || r.AdoptForeign {
+				snaps = append(snaps, in)
+			}
 		}
 		verdicts := r.Retention.Evaluate(snaps, p.now)
 		for j, i := range idx {
@@ -86,9 +91,9 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		if !vd.keep {
 			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && strings.HasPrefix(why, "not yet sent")) {
 				vd = verdict{covered: true, keep: true, reason: why}
-			} else if len(s.Holds) > 0 {
-				reason := "held by " + strings.Join(s.Holds, ", ")
-				if !anyZplan(s.Holds) {
+			} else if holds := without(s.Holds, p.released[k][s.Name]); len(holds) > 0 {
+				reason := "held by " + strings.Join(holds, ", ")
+				if !anyZplan(holds) {
 					reason += " (not zplan's hold: release it to let retention destroy the snapshot)"
 				}
 				vd = verdict{covered: true, keep: true, reason: reason}
@@ -113,6 +118,11 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 	}
 	a.DependsOn = append(a.DependsOn, p.sendsFrom[k]...)
 	a.DependsOn = append(a.DependsOn, p.sendsInto[k]...)
+	for _, r := range p.releasers[k] {
+		if !contains(a.DependsOn, r) {
+			a.DependsOn = append(a.DependsOn, r)
+		}
+	}
 	if virtual != nil {
 		a.DependsOn = append(a.DependsOn, virtual.address)
 	}
@@ -121,6 +131,17 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + d.Name, GUID: d.GUID})
 	}
 	p.add(a)
+}
+
+// without returns tags minus drop.
+func without(tags, drop []string) []string {
+	var out []string
+	for _, t := range tags {
+		if !contains(drop, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func pruneUnsent(rules []*desired.RetentionRule) bool {
