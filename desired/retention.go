@@ -102,6 +102,14 @@ func CompileRetention(r *hclspec.Retention) (*Retention, error) {
 //   - keep_last N: the N last snapshots are kept.
 //   - keep_matching: snapshots whose name matches any expression are kept.
 func (r *Retention) Evaluate(snaps []Snap, now time.Time) []Verdict {
+	return r.Decide(snaps, now, true)
+}
+
+// Decide is Evaluate, but when explainKept is false the grid leaves the
+// Reason of kept snapshots empty: a plan only shows why snapshots go,
+// and formatting a reason for each of millions of kept snapshots
+// dominated the time of large plans.
+func (r *Retention) Decide(snaps []Snap, now time.Time, explainKept bool) []Verdict {
 	out := make([]Verdict, len(snaps))
 	if len(snaps) == 0 {
 		return out
@@ -116,7 +124,7 @@ func (r *Retention) Evaluate(snaps []Snap, now time.Time) []Verdict {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool {
+	less := func(a, b int) bool {
 		x, y := snaps[order[a]], snaps[order[b]]
 		if x.CreateTXG != y.CreateTXG {
 			return x.CreateTXG < y.CreateTXG
@@ -125,12 +133,16 @@ func (r *Retention) Evaluate(snaps []Snap, now time.Time) []Verdict {
 			return x.Created.Before(y.Created)
 		}
 		return x.Name < y.Name
-	})
+	}
+	// Listings arrive in createtxg order; sort only when they do not.
+	if !sort.SliceIsSorted(order, less) {
+		sort.SliceStable(order, less)
+	}
 	rank := make([]int, len(snaps)) // position from the end: 0 is newest
 	for pos, i := range order {
 		rank[i] = len(snaps) - 1 - pos
 	}
-	grid := r.evaluateGrid(snaps, order, now)
+	grid := r.evaluateGrid(snaps, order, now, explainKept)
 
 	for i, s := range snaps {
 		var v Verdict
@@ -186,59 +198,94 @@ func (r *Retention) matchingRule(name string) *regexp.Regexp {
 
 // evaluateGrid returns the grid's verdict for every snapshot (nil without
 // a grid). Future snapshots get a zero verdict; Evaluate keeps them anyway.
-func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time) []Verdict {
+// Buckets are numbered globally (interval offset + index) and counted in
+// one pass over the snapshots, oldest first; strings are built only for
+// what a plan shows.
+func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, explainKept bool) []Verdict {
 	if r.grid == nil {
 		return nil
 	}
-	type bucketKey struct{ interval, index int }
-	buckets := map[bucketKey][]int{} // snapshot indexes, oldest first
 	var span time.Duration
-	for _, iv := range r.grid {
+	firstBucket := make([]int, len(r.grid)) // global number of each interval's first bucket
+	nb := 0
+	for k, iv := range r.grid {
+		firstBucket[k] = nb
+		nb += iv.Count
 		span += time.Duration(iv.Count) * iv.Length
 	}
 	out := make([]Verdict, len(snaps))
+	tooOld := Verdict{Rule: "grid", Reason: fmt.Sprintf("grid: older than the grid's %s span (%s)", timespec.FormatDuration(span), r.gridText)}
+	const future, old = -2, -1
+	bucketOf := make([]int, len(snaps))
+	interval := make([]int, len(snaps))
+	kept := make([]bool, len(snaps))
+	count := map[int]int{}
+	drops := map[int]bool{} // buckets that let some snapshot go
 	for _, i := range order {
 		s := snaps[i]
 		if s.Created.After(now) {
+			bucketOf[i] = future
 			continue
 		}
 		age := now.Sub(s.Created)
+		bucketOf[i] = old
 		var off time.Duration
-		placed := false
 		for k, iv := range r.grid {
 			ivSpan := time.Duration(iv.Count) * iv.Length
 			if age < off+ivSpan {
-				bk := bucketKey{k, int((age - off) / iv.Length)}
-				buckets[bk] = append(buckets[bk], i)
-				placed = true
+				g := firstBucket[k] + int((age-off)/iv.Length)
+				bucketOf[i], interval[i] = g, k
+				n := count[g]
+				count[g] = n + 1
+				kept[i] = iv.Keep == timespec.KeepAll || n < iv.Keep
+				if !kept[i] {
+					drops[g] = true
+				}
 				break
 			}
 			off += ivSpan
 		}
-		if !placed {
-			out[i] = Verdict{Rule: "grid", Reason: fmt.Sprintf("grid: older than the grid's %s span (%s)", timespec.FormatDuration(span), r.gridText)}
+	}
+	// Names each dropping bucket keeps, for the reasons of what it drops.
+	keptNames := map[int][]string{}
+	if len(drops) > 0 {
+		for _, i := range order {
+			if g := bucketOf[i]; g >= 0 && kept[i] && drops[g] {
+				keptNames[g] = append(keptNames[g], snaps[i].Name)
+			}
 		}
 	}
-	for bk, members := range buckets {
-		iv := r.grid[bk.interval]
+	bucketText := map[int]string{}
+	describe := func(i int) string {
+		g := bucketOf[i]
+		if t, ok := bucketText[g]; ok {
+			return t
+		}
+		k := interval[i]
+		iv := r.grid[k]
 		var off time.Duration
-		for _, prev := range r.grid[:bk.interval] {
+		for _, prev := range r.grid[:k] {
 			off += time.Duration(prev.Count) * prev.Length
 		}
-		newer := now.Add(-(off + time.Duration(bk.index)*iv.Length))
-		older := newer.Add(-iv.Length)
-		bucket := fmt.Sprintf("bucket %s..%s", stamp(older), stamp(newer))
+		newer := now.Add(-(off + time.Duration(g-firstBucket[k])*iv.Length))
+		t := fmt.Sprintf("bucket %s..%s", stamp(newer.Add(-iv.Length)), stamp(newer))
+		bucketText[g] = t
+		return t
+	}
+	for i := range snaps {
+		g := bucketOf[i]
+		switch {
+		case g == future:
+			continue
+		case g == old:
+			out[i] = tooOld
+			continue
+		}
+		iv := r.grid[interval[i]]
 		rule := "grid " + iv.Text
-		keep := iv.Keep
-		if keep == timespec.KeepAll || keep > len(members) {
-			keep = len(members)
-		}
-		kept := make([]string, keep)
-		for j, i := range members[:keep] {
-			kept[j] = snaps[i].Name
-		}
-		for j, i := range members {
-			if j < keep {
+		if kept[i] {
+			out[i] = Verdict{Keep: true, Rule: rule}
+			if explainKept {
 				what := "its oldest"
 				switch {
 				case iv.Keep == timespec.KeepAll:
@@ -246,11 +293,11 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time) []Ver
 				case iv.Keep > 1:
 					what = fmt.Sprintf("its %d oldest", iv.Keep)
 				}
-				out[i] = Verdict{Keep: true, Rule: rule, Reason: fmt.Sprintf("%s: %s keeps %s", rule, bucket, what)}
-				continue
+				out[i].Reason = fmt.Sprintf("%s: %s keeps %s", rule, describe(i), what)
 			}
-			out[i] = Verdict{Rule: rule, Reason: fmt.Sprintf("%s: %s already keeps %s", rule, bucket, strings.Join(kept, ", "))}
+			continue
 		}
+		out[i] = Verdict{Rule: rule, Reason: fmt.Sprintf("%s: %s already keeps %s", rule, describe(i), strings.Join(keptNames[g], ", "))}
 	}
 	return out
 }

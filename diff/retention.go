@@ -33,9 +33,19 @@ func (p *planner) retention() {
 	}
 }
 
+// verdict is the combined verdict of a dataset's rules on a snapshot;
+// source names the rule set, joined to reason only when shown, because
+// building millions of strings nobody reads is what made large plans slow.
 type verdict struct {
-	covered, keep bool
-	rule, reason  string
+	covered, keep        bool
+	rule, reason, source string
+}
+
+func (v verdict) text() string {
+	if v.source == "" {
+		return v.reason
+	}
+	return v.source + ": " + v.reason
 }
 
 func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
@@ -49,13 +59,13 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		if r.Retention == nil {
 			for i, s := range ds.Snapshots {
 				if strings.HasPrefix(s.Name, r.Prefix) {
-					v[i] = verdict{covered: true, keep: true, reason: r.Source + ": no retention configured"}
+					v[i] = verdict{covered: true, keep: true, source: r.Source, reason: "no retention configured"}
 				}
 			}
 			continue
 		}
-		var idx []int
-		var snaps []desired.Snap
+		idx := make([]int, 0, len(ds.Snapshots))
+		snaps := make([]desired.Snap, 0, len(ds.Snapshots)+1+len(p.incoming[k]))
 		for i, s := range ds.Snapshots {
 			if strings.HasPrefix(s.Name, r.Prefix) || r.AdoptForeign {
 				idx = append(idx, i)
@@ -72,12 +82,12 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 				snaps = append(snaps, in)
 			}
 		}
-		verdicts := r.Retention.Evaluate(snaps, p.now)
+		verdicts := r.Retention.Decide(snaps, p.now, p.opts.Explain)
 		for j, i := range idx {
 			w := verdicts[j]
 			switch {
 			case !v[i].covered || (v[i].keep == false && w.Keep):
-				v[i] = verdict{covered: true, keep: w.Keep, rule: w.Rule, reason: r.Source + ": " + w.Reason}
+				v[i] = verdict{covered: true, keep: w.Keep, rule: w.Rule, source: r.Source, reason: w.Reason}
 			}
 		}
 	}
@@ -101,11 +111,11 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		}
 		if vd.keep {
 			if p.opts.Explain {
-				p.out.Kept = append(p.out.Kept, &plan.Kept{Host: k.host, Dataset: k.dataset, Snapshot: s.Name, Reason: vd.reason})
+				p.out.Kept = append(p.out.Kept, &plan.Kept{Host: k.host, Dataset: k.dataset, Snapshot: s.Name, Reason: vd.text()})
 			}
 			continue
 		}
-		destroy = append(destroy, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.reason, Bytes: int64(s.Used)})
+		destroy = append(destroy, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used)})
 		freed += int64(s.Used)
 	}
 	if len(destroy) == 0 {
@@ -127,6 +137,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		a.DependsOn = append(a.DependsOn, virtual.address)
 	}
 	sort.Strings(a.DependsOn)
+	a.Preconditions = make([]plan.Precondition, 0, len(destroy))
 	for _, d := range destroy {
 		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + d.Name, GUID: d.GUID})
 	}

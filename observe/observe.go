@@ -46,23 +46,6 @@ type Dataset struct {
 
 	Snapshots []*Snapshot // oldest first (createtxg)
 	Bookmarks []*Bookmark // oldest first (createtxg)
-
-	// byGUID and byName index Snapshots; built on first use, rebuilt if
-	// Snapshots changed length (tests build datasets by hand).
-	byGUID map[uint64]*Snapshot
-	byName map[string]*Snapshot
-}
-
-func (d *Dataset) index() {
-	if d.byGUID != nil && len(d.byGUID) == len(d.Snapshots) {
-		return
-	}
-	d.byGUID = make(map[uint64]*Snapshot, len(d.Snapshots))
-	d.byName = make(map[string]*Snapshot, len(d.Snapshots))
-	for _, s := range d.Snapshots {
-		d.byGUID[s.GUID] = s
-		d.byName[s.Name] = s
-	}
 }
 
 // Encrypted reports whether the dataset uses native encryption.
@@ -77,9 +60,15 @@ func (d *Dataset) Newest() *Snapshot {
 }
 
 // SnapshotByGUID returns the snapshot with guid, or nil.
+// It searches from the newest end, where replication's lookups land;
+// an index cost more memory than it saved time on large hosts.
 func (d *Dataset) SnapshotByGUID(guid uint64) *Snapshot {
-	d.index()
-	return d.byGUID[guid]
+	for i := len(d.Snapshots) - 1; i >= 0; i-- {
+		if d.Snapshots[i].GUID == guid {
+			return d.Snapshots[i]
+		}
+	}
+	return nil
 }
 
 // Snapshot is one snapshot. Name is the part after '@'.
@@ -306,6 +295,10 @@ func sortedDatasets(h *Host) []*Dataset {
 
 // SnapshotByName returns the snapshot named name (after '@'), or nil.
 func (d *Dataset) SnapshotByName(name string) *Snapshot {
-	d.index()
-	return d.byName[name]
+	for i := len(d.Snapshots) - 1; i >= 0; i-- {
+		if d.Snapshots[i].Name == name {
+			return d.Snapshots[i]
+		}
+	}
+	return nil
 }
