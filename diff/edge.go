@@ -459,7 +459,7 @@ func (p *planner) ensureParents(e *desired.Edge) ([]string, bool) {
 		a := p.add(&plan.Action{
 			Address: address("create_placeholder", e.TargetHost, name), Kind: plan.KindCreatePlaceholder,
 			Host: e.TargetHost, Dataset: name,
-			Reason:        fmt.Sprintf("parent of %s, which replication %s creates; unmounted, marked %s", e.TargetDataset, e.ID, "zplan:placeholder=on"),
+			Reason:        fmt.Sprintf("parent of %s, which replication %s creates; unmounted, marked with the %s property", e.TargetDataset, e.ID, zfs.PropPlaceholder),
 			Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreAbsent, Object: name}},
 		})
 		if dep != "" && !contains(a.DependsOn, dep) {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/spf13/cobra"
+
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/diff"
+	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/remote"
+	"github.com/zplan/zplan/render"
+)
+
+// planFlags are shared by plan and apply.
+type planFlags struct {
+	config  configFlags
+	noColor bool
+	explain bool
+	now     string
+}
+
+func (f *planFlags) register(cmd *cobra.Command) {
+	f.config.register(cmd)
+	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
+	cmd.Flags().BoolVar(&f.explain, "explain", false, "also list the snapshots retention keeps, and why")
+	cmd.Flags().StringVar(&f.now, "now", "", "plan as if the time were this RFC 3339 instant (for reproducing a plan)")
+}
+
+func (f *planFlags) planTime() (time.Time, error) {
+	if f.now == "" {
+		return time.Now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, f.now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("-now: %w (want e.g. 2026-11-22T12:00:00Z)", err)
+	}
+	return t.UTC(), nil
+}
+
+// signalContext is cancelled on Ctrl-C or SIGTERM, so running zfs
+// commands stop cleanly and partial receives stay resumable.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// session is a loaded configuration with its hosts open.
+type session struct {
+	cfg   *hclspec.Config
+	hosts map[string]remote.Host
+	close func()
+}
+
+func (f *planFlags) open(ctx context.Context) (*session, error) {
+	if f.noColor {
+		color.NoColor = true
+	}
+	cfg, err := f.config.load()
+	if err != nil {
+		return nil, err
+	}
+	hosts, closeAll, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &session{cfg: cfg, hosts: hosts, close: closeAll}, nil
+}
+
+// makePlan observes the hosts and computes the plan.
+func (s *session) makePlan(ctx context.Context, now time.Time, explain bool) (*plan.Plan, error) {
+	st, err := observe.Observe(ctx, usedHosts(s.cfg, s.hosts))
+	if err != nil {
+		return nil, err
+	}
+	pol, err := desired.Resolve(s.cfg, st)
+	if err != nil {
+		return nil, err
+	}
+	return diff.Plan(pol, st, now, diff.Options{ZplanVersion: version, ConfigHash: s.cfg.Hash, Explain: explain})
+}
+
+func init() {
+	var (
+		f        planFlags
+		detailed bool
+	)
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show the actions that would bring the hosts to the configuration",
+		Long: `plan observes the hosts (one zfs list per host), compares them with the
+configuration and prints the actions apply would take, in order, each with
+the rule or schedule that demands it. It changes nothing.
+
+Exit status: 0 no changes, 1 error or conflicts, 0 with changes (see
+-detailed-exitcode to get 2 for changes).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			now, err := f.planTime()
+			if err != nil {
+				return err
+			}
+			s, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			p, err := s.makePlan(ctx, now, f.explain)
+			if err != nil {
+				return err
+			}
+			render.Human(cmd.OutOrStdout(), p, f.explain)
+			return planExit(p, detailed)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
+	rootCmd.AddCommand(cmd)
+}
+
+// planExit maps a plan to the exit status: conflicts are errors (1),
+// changes are 2 only with -detailed-exitcode.
+func planExit(p *plan.Plan, detailed bool) error {
+	switch {
+	case len(p.Conflicts) > 0:
+		return exitError{1}
+	case detailed && !p.Empty():
+		return exitError{2}
+	}
+	return nil
+}
