@@ -172,7 +172,7 @@ func (p *planner) snapshots() {
 		has := false
 		for _, s := range ds.Snapshots {
 			if strings.HasPrefix(s.Name, r.Prefix) {
-				newest, has = s.Creation, true
+				newest, has = snapTime(s, r.Prefix), true
 			}
 		}
 		due, slot := r.Schedule.Due(newest, has, p.now)
@@ -216,6 +216,19 @@ func (p *planner) snapshots() {
 		}
 		p.add(a)
 	}
+}
+
+// snapTime is when a snapshot was taken: the plan time in a managed
+// snapshot's name when it has one, else its creation property. Names
+// come from the controller's plan time, so schedules and retention do
+// not drift with a host's clock.
+func snapTime(s *observe.Snapshot, prefix string) time.Time {
+	if rest, ok := strings.CutPrefix(s.Name, prefix); ok && len(rest) == len(SnapshotTimeFormat) {
+		if t, err := time.Parse(SnapshotTimeFormat, rest); err == nil {
+			return t
+		}
+	}
+	return s.Creation
 }
 
 func uniqueJoin(ss []string) string {

@@ -267,3 +267,27 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s differs (-want +got); run go test ./diff -update if the change is intended:\n%s", path, d)
 	}
 }
+
+// A host whose clock is two hours behind must not make zplan snapshot
+// again: the plan time in the name says when the snapshot was taken.
+func TestScheduleUsesNameTimeNotHostClock(t *testing.T) {
+	cfg := config(func(c *hclspec.Config) { c.Replications = nil })
+	s := snap("zplan_20261122T120000Z", 1, 5, "2026-11-22T10:00")
+	st := state(host("src", fs("tank"), fs("tank/data", s)))
+	pol, err := desired.Resolve(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := diff.Plan(pol, st, now, diff.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Empty() {
+		t.Errorf("plan with a slow host clock: %d actions, first %s", len(p.Actions), p.Actions[0].Address)
+	}
+	// A foreign-named snapshot falls back to its creation time.
+	s.Name = "zplan_manual"
+	if p, _ = diff.Plan(pol, st, now, diff.Options{}); p.Empty() {
+		t.Error("a snapshot without a timestamp in its name should count by its creation time (10:00) and leave a snapshot due")
+	}
+}

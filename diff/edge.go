@@ -553,7 +553,7 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 		p.sendsInto[tgtKey] = append(p.sendsInto[tgtKey], a.Address)
 		created := p.now
 		if s := src.SnapshotByGUID(st.to.guid); s != nil {
-			created = s.Creation
+			created = snapTime(s, e.Prefix)
 		}
 		p.incoming[tgtKey] = append(p.incoming[tgtKey], desired.Snap{Name: st.to.name, Created: created, CreateTXG: ^uint64(0) - uint64(len(steps)-i)})
 		prev = a.Address

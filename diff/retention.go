@@ -69,7 +69,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		for i, s := range ds.Snapshots {
 			if strings.HasPrefix(s.Name, r.Prefix) || r.AdoptForeign {
 				idx = append(idx, i)
-				snaps = append(snaps, desired.Snap{Name: s.Name, Created: s.Creation, CreateTXG: s.CreateTXG})
+				snaps = append(snaps, desired.Snap{Name: s.Name, Created: snapTime(s, r.Prefix), CreateTXG: s.CreateTXG})
 			}
 		}
 		// Snapshots this plan creates or receives count too, so that one
