@@ -22,6 +22,10 @@ lint:
 fmt:
 	gofmt -w .
 
+# Real OpenZFS in the lab VM: zplan plan, apply, plan (see README).
+demo:
+	./scripts/demo
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./diff ./observe
 
