@@ -111,7 +111,7 @@ func (r *runner) checkPreconditions(a *plan.Action) error {
 			bad = fmt.Sprintf("unknown precondition kind %q", pc.Kind)
 		}
 		if bad != "" {
-			return fmt.Errorf("%w: %s", ErrStale, bad)
+			return &StaleError{Fact: bad}
 		}
 	}
 	return nil
@@ -248,6 +248,32 @@ func (r *runner) send(a *plan.Action) error {
 	if o, ok := objs[received]; !ok || o.guid != guid {
 		return fmt.Errorf("after receive, %s on %s does not have guid %d", received, dst, guid)
 	}
+	return r.finishSend(a, guid, held)
+}
+
+// sendBookkeeping finishes a send whose data an earlier apply delivered.
+func (r *runner) sendBookkeeping(a *plan.Action) error {
+	guid, done, err := r.sendDone(a)
+	if err != nil {
+		return err
+	}
+	if !done {
+		return fmt.Errorf("%s:%s@%s vanished", a.Send.TargetHost, a.Send.TargetDataset, a.Send.To)
+	}
+	held := []string{a.Send.SourceDataset + "@" + a.Send.To}
+	if strings.HasPrefix(a.Send.From, "@") {
+		held = append(held, a.Send.SourceDataset+a.Send.From)
+	}
+	return r.finishSend(a, guid, held)
+}
+
+// finishSend is the bookkeeping after a confirmed receive: new cursor,
+// last-received hold moved, step holds released, old cursors destroyed.
+func (r *runner) finishSend(a *plan.Action, guid uint64, held []string) error {
+	s := a.Send
+	src, dst := s.SourceHost, s.TargetHost
+	to := s.SourceDataset + "@" + s.To
+	received := s.TargetDataset + "@" + s.To
 	cursor := plan.CursorName(s.Edge, guid)
 	if err := r.zfs(src, zfs.BookmarkArgv(to, s.SourceDataset+"#"+cursor), zfs.ErrExists); err != nil {
 		return fmt.Errorf("cursor bookmark: %w", err)

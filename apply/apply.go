@@ -31,6 +31,9 @@ type Event struct {
 	Action *plan.Action
 	Bytes  int64 // EventProgress: bytes relayed so far
 	Err    error
+	// AlreadyDone marks an EventDone for an action an earlier apply of
+	// the same saved plan had already carried out.
+	AlreadyDone bool
 }
 
 // Reporter receives events; it must be safe for concurrent use.
@@ -51,6 +54,8 @@ type Options struct {
 // Result counts what happened.
 type Result struct {
 	Done, Failed, Refused, Skipped int
+	// AlreadyDone counts the Done actions that needed nothing (re-applied plan).
+	AlreadyDone int
 }
 
 // ErrStale marks a refused action whose preconditions no longer hold.
@@ -164,6 +169,9 @@ func (r *runner) finish(e Event) {
 	switch e.Kind {
 	case EventDone:
 		r.res.Done++
+		if e.AlreadyDone {
+			r.res.AlreadyDone++
+		}
 	case EventFailed:
 		r.res.Failed++
 	case EventRefused:
@@ -179,6 +187,23 @@ func (r *runner) finish(e Event) {
 }
 
 func (r *runner) execute(a *plan.Action) Event {
+	done, err := r.alreadyDone(a)
+	if errors.Is(err, ErrStale) {
+		return Event{Kind: EventRefused, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+	}
+	if err != nil {
+		return Event{Kind: EventFailed, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+	}
+	if done {
+		if a.Kind.IsSend() {
+			// The data arrived; the bookkeeping after it may not have.
+			// Every step of it repeats harmlessly.
+			if err := r.sendBookkeeping(a); err != nil {
+				return Event{Kind: EventFailed, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+			}
+		}
+		return Event{Kind: EventDone, Action: a, AlreadyDone: true}
+	}
 	if err := r.checkPreconditions(a); err != nil {
 		return Event{Kind: EventRefused, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
 	}

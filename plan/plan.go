@@ -45,6 +45,9 @@ type Plan struct {
 	Conflicts     []*Conflict `json:"conflicts,omitempty"`
 	// Kept lists, for each managed snapshot retention keeps, why.
 	Kept []*Kept `json:"kept,omitempty"`
+	// Targets are the -target selections of a partial plan (nil: the
+	// whole plan).
+	Targets []string `json:"targets,omitempty"`
 }
 
 // Action is one step. Address is stable across plans of the same state.

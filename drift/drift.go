@@ -1,0 +1,366 @@
+// Package drift compares the hosts with the declared policy without
+// planning anything new: it reads the plan diff.Plan made for the same
+// state and time, and the observed state, and says how far the hosts are
+// from what the configuration promises (missed snapshots, replication
+// lag, conflicts, interrupted receives, stale holds, cursors, new
+// datasets, snapshots kept past retention). It is pure: no I/O, no clock.
+package drift
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/diff"
+	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/plan"
+)
+
+// Kind is what sort of drift a finding is.
+type Kind string
+
+const (
+	MissingSnapshot    Kind = "missing_snapshot"    // a scheduled snapshot is overdue
+	NewDataset         Kind = "new_dataset"         // a selected dataset has no snapshots yet
+	ReplicationLag     Kind = "replication_lag"     // the target lacks the source's newest snapshot
+	Conflict           Kind = "conflict"            // diverged target or another blocked edge/dataset
+	InterruptedReceive Kind = "interrupted_receive" // a resume token is waiting on a target
+	StaleHold          Kind = "stale_hold"          // a step hold with no send in flight
+	ForeignHold        Kind = "foreign_hold"        // a zplan_ hold of no configured edge
+	CursorMismatch     Kind = "cursor_mismatch"     // cursor bookmark missing or outdated
+	RetentionOverdue   Kind = "retention_overdue"   // snapshots kept past retention
+)
+
+// Finding is one piece of drift.
+type Finding struct {
+	Kind     Kind   `json:"kind"`
+	Severity string `json:"severity"` // "warning" or "error"
+	Host     string `json:"host"`
+	Dataset  string `json:"dataset,omitempty"`
+	Edge     string `json:"edge,omitempty"`
+	// Object is the snapshot, bookmark or hold concerned, when one is.
+	Object  string `json:"object,omitempty"`
+	Message string `json:"message"`
+	// Since is when the drift began (the missed slot, the newest
+	// replicated snapshot's time); Age is Now-Since in seconds.
+	Since *time.Time `json:"since,omitempty"`
+	Age   int64      `json:"age_seconds,omitempty"`
+	// Fix says what a zplan apply would do about it, or what the user must.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Input is what drift compares.
+type Input struct {
+	Policy *desired.Policy
+	State  *observe.State
+	// Plan is diff.Plan(Policy, State, Now): drift reuses its verdicts
+	// (conflicts, retention destroys) instead of deciding them again.
+	Plan *plan.Plan
+	Now  time.Time
+	// Grace is how long after a schedule slot a missing snapshot is not
+	// yet drift (the scheduled apply may still be running).
+	Grace time.Duration
+}
+
+// Report is the result: findings sorted by host, dataset, kind, object.
+type Report struct {
+	Time     time.Time `json:"time"`
+	Findings []Finding `json:"findings"`
+	// PendingActions is how many actions an apply would run now.
+	PendingActions int `json:"pending_actions"`
+}
+
+// Detect computes the drift.
+func Detect(in Input) *Report {
+	d := &detector{in: in, now: in.Now.UTC()}
+	d.schedules()
+	d.edges()
+	d.conflicts()
+	d.tokensAndHolds()
+	d.retention()
+	sort.SliceStable(d.out, func(i, j int) bool {
+		a, b := d.out[i], d.out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Dataset != b.Dataset {
+			return a.Dataset < b.Dataset
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Object < b.Object
+	})
+	r := &Report{Time: d.now, Findings: d.out}
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	if in.Plan != nil {
+		r.PendingActions = len(in.Plan.Actions)
+	}
+	return r
+}
+
+type detector struct {
+	in  Input
+	now time.Time
+	out []Finding
+}
+
+func (d *detector) add(f Finding, since time.Time) {
+	if !since.IsZero() {
+		s := since.UTC()
+		f.Since = &s
+		f.Age = int64(d.now.Sub(s) / time.Second)
+	}
+	if f.Severity == "" {
+		f.Severity = "warning"
+	}
+	d.out = append(d.out, f)
+}
+
+func (d *detector) dataset(host, name string) *observe.Dataset {
+	if d.in.State == nil || d.in.State.Hosts[host] == nil {
+		return nil
+	}
+	return d.in.State.Hosts[host].Datasets[name]
+}
+
+// snapTime is the plan time in a managed snapshot's name, else its
+// creation, as diff counts it.
+func snapTime(s *observe.Snapshot, prefix string) time.Time {
+	if rest, ok := strings.CutPrefix(s.Name, prefix); ok && len(rest) == len(diff.SnapshotTimeFormat) {
+		if t, err := time.Parse(diff.SnapshotTimeFormat, rest); err == nil {
+			return t
+		}
+	}
+	return s.Creation
+}
+
+func age(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return d.String()
+}
+
+func (d *detector) schedules() {
+	seen := map[string]bool{}
+	for _, r := range d.in.Policy.Snapshots {
+		ds := d.dataset(r.Host, r.Dataset)
+		key := r.Host + "\x00" + r.Dataset
+		if ds == nil || seen[key] {
+			continue
+		}
+		seen[key] = true
+		var newest time.Time
+		has := false
+		for _, s := range ds.Snapshots {
+			if strings.HasPrefix(s.Name, r.Prefix) {
+				if t := snapTime(s, r.Prefix); !has || t.After(newest) {
+					newest, has = t, true
+				}
+			}
+		}
+		if !has {
+			d.add(Finding{Kind: NewDataset, Host: r.Host, Dataset: r.Dataset,
+				Message: fmt.Sprintf("selected by snapshots.%s but has no %s snapshots yet", r.Policy, r.Prefix),
+				Fix:     "zplan apply takes its first snapshot"}, time.Time{})
+			continue
+		}
+		due, slot := r.Schedule.Due(newest, true, d.now)
+		if !due || d.now.Sub(slot) <= d.in.Grace {
+			continue
+		}
+		// The first slot after the newest snapshot is when it went missing.
+		missed := r.Schedule.Next(newest)
+		d.add(Finding{Kind: MissingSnapshot, Host: r.Host, Dataset: r.Dataset,
+			Message: fmt.Sprintf("newest %s snapshot is %s old; snapshots.%s (%s) expected one at %s",
+				r.Prefix, age(d.now.Sub(newest)), r.Policy, r.Schedule, missed.Format(time.RFC3339)),
+			Fix: "zplan apply takes it; check that the scheduled apply runs"}, missed)
+	}
+}
+
+func (d *detector) edges() {
+	for _, e := range d.in.Policy.Edges {
+		src := d.dataset(e.SourceHost, e.SourceDataset)
+		if src == nil {
+			continue
+		}
+		var newestSrc *observe.Snapshot
+		for _, s := range src.Snapshots {
+			if strings.HasPrefix(s.Name, e.Prefix) {
+				newestSrc = s
+			}
+		}
+		tgt := d.dataset(e.TargetHost, e.TargetDataset)
+		f := Finding{Kind: ReplicationLag, Host: e.TargetHost, Dataset: e.TargetDataset, Edge: e.ID}
+		if tgt == nil || len(tgt.Snapshots) == 0 {
+			if newestSrc != nil {
+				f.Object = e.SourceDataset + "@" + newestSrc.Name
+				f.Message = fmt.Sprintf("never replicated from %s:%s", e.SourceHost, e.SourceDataset)
+				f.Fix = "zplan apply sends it in full"
+				d.add(f, newestSrc.Creation)
+			}
+			continue
+		}
+		// Newest target snapshot the source also has (same GUID).
+		var common *observe.Snapshot
+		for i := len(tgt.Snapshots) - 1; i >= 0 && common == nil; i-- {
+			if src.SnapshotByGUID(tgt.Snapshots[i].GUID) != nil {
+				common = tgt.Snapshots[i]
+			}
+		}
+		d.cursor(e, src, tgt, common)
+		if newestSrc == nil || tgt.SnapshotByGUID(newestSrc.GUID) != nil {
+			continue
+		}
+		behind := 0
+		for i := len(src.Snapshots) - 1; i >= 0; i-- {
+			s := src.Snapshots[i]
+			if common != nil && s.GUID == common.GUID {
+				break
+			}
+			if strings.HasPrefix(s.Name, e.Prefix) {
+				behind++
+			}
+		}
+		f.Object = e.SourceDataset + "@" + newestSrc.Name
+		if common == nil {
+			f.Message = fmt.Sprintf("has no snapshot in common with %s:%s", e.SourceHost, e.SourceDataset)
+			f.Severity = "error"
+			d.add(f, time.Time{})
+			continue
+		}
+		since := snapTime(common, e.Prefix)
+		f.Message = fmt.Sprintf("%d snapshot(s) behind %s:%s; newest received @%s is %s old",
+			behind, e.SourceHost, e.SourceDataset, common.Name, age(d.now.Sub(since)))
+		f.Fix = "zplan apply sends the missing snapshots"
+		d.add(f, since)
+	}
+}
+
+// cursor checks the edge's replication-cursor bookmarks on the source:
+// exactly one, marking the newest common snapshot.
+func (d *detector) cursor(e *desired.Edge, src, tgt *observe.Dataset, common *observe.Snapshot) {
+	if common == nil {
+		return
+	}
+	want := plan.CursorName(e.ID, common.GUID)
+	found := false
+	for _, b := range src.Bookmarks {
+		id, guid, ok := plan.ParseCursor(b.Name)
+		if !ok || id != e.ID {
+			continue
+		}
+		if b.Name == want {
+			found = true
+			continue
+		}
+		if guid != common.GUID {
+			d.add(Finding{Kind: CursorMismatch, Host: e.SourceHost, Dataset: e.SourceDataset, Edge: e.ID, Object: "#" + b.Name,
+				Message: fmt.Sprintf("outdated cursor of %s: it marks guid %d, the newest snapshot %s:%s has is @%s", e.ID, guid, e.TargetHost, tgt.Name, common.Name),
+				Fix:     "zplan apply destroys it once the current cursor exists"}, time.Time{})
+		}
+	}
+	if !found {
+		d.add(Finding{Kind: CursorMismatch, Host: e.SourceHost, Dataset: e.SourceDataset, Edge: e.ID, Object: "#" + want,
+			Message: fmt.Sprintf("no cursor of %s marks @%s, the newest snapshot %s:%s has", e.ID, common.Name, e.TargetHost, tgt.Name),
+			Fix:     "zplan apply bookmarks it (a crash after a receive leaves this)"}, time.Time{})
+	}
+}
+
+func (d *detector) conflicts() {
+	if d.in.Plan == nil {
+		return
+	}
+	for _, c := range d.in.Plan.Conflicts {
+		d.add(Finding{Kind: Conflict, Severity: "error", Host: c.Host, Dataset: c.Dataset, Edge: c.Edge,
+			Message: c.Message, Fix: c.Resolution}, time.Time{})
+	}
+}
+
+func (d *detector) tokensAndHolds() {
+	if d.in.State == nil {
+		return
+	}
+	edges := map[string]bool{}
+	inFlight := map[string]bool{} // edge ids whose target has a resume token
+	for _, e := range d.in.Policy.Edges {
+		edges[e.ID] = true
+		if t := d.dataset(e.TargetHost, e.TargetDataset); t != nil && t.ResumeToken != "" {
+			inFlight[e.ID] = true
+		}
+	}
+	hosts := make([]string, 0, len(d.in.State.Hosts))
+	for h := range d.in.State.Hosts {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, hn := range hosts {
+		h := d.in.State.Hosts[hn]
+		for _, ds := range h.Datasets {
+			if ds.ResumeToken != "" {
+				msg := "an interrupted receive left a resume token"
+				if ds.Token != nil {
+					msg += fmt.Sprintf(" (from guid %d to guid %d, %s)", ds.Token.FromGUID, ds.Token.ToGUID, ds.Token.ToName)
+				}
+				d.add(Finding{Kind: InterruptedReceive, Host: hn, Dataset: ds.Name, Message: msg,
+					Fix: "zplan apply resumes it if it is the stream the plan sends, else aborts it (zfs recv -A)"}, time.Time{})
+			}
+			for _, s := range ds.Snapshots {
+				for _, tag := range s.Holds {
+					obj := ds.Name + "@" + s.Name + " " + tag
+					if edge, ok := strings.CutPrefix(tag, "zplan_step_"); ok {
+						switch {
+						case !edges[edge]:
+							d.add(Finding{Kind: ForeignHold, Host: hn, Dataset: ds.Name, Edge: edge, Object: obj,
+								Message: fmt.Sprintf("step hold %s of no configured replication", tag),
+								Fix:     fmt.Sprintf("zfs release %s %s@%s, if no other zplan configuration uses it", tag, ds.Name, s.Name)}, time.Time{})
+						case !inFlight[edge]:
+							d.add(Finding{Kind: StaleHold, Host: hn, Dataset: ds.Name, Edge: edge, Object: obj,
+								Message: fmt.Sprintf("step hold %s with no send in flight (no resume token on the target)", tag),
+								Fix:     "zplan apply releases it when the edge is planned"}, time.Time{})
+						}
+						continue
+					}
+					if edge, ok := strings.CutPrefix(tag, "zplan_last_"); ok && !edges[edge] {
+						d.add(Finding{Kind: ForeignHold, Host: hn, Dataset: ds.Name, Edge: edge, Object: obj,
+							Message: fmt.Sprintf("last-received hold %s of no configured replication", tag),
+							Fix:     fmt.Sprintf("zfs release %s %s@%s, if no other zplan configuration uses it", tag, ds.Name, s.Name)}, time.Time{})
+					}
+				}
+			}
+		}
+	}
+}
+
+func (d *detector) retention() {
+	if d.in.Plan == nil {
+		return
+	}
+	for _, a := range d.in.Plan.Actions {
+		if a.Kind != plan.KindDestroy {
+			continue
+		}
+		for _, s := range a.Snapshots {
+			d.add(Finding{Kind: RetentionOverdue, Host: a.Host, Dataset: a.Dataset, Object: a.Dataset + "@" + s.Name,
+				Message: "kept past retention: " + s.Reason, Fix: "zplan apply destroys it"}, time.Time{})
+		}
+	}
+}
+
+// Counts tallies findings by kind.
+func (r *Report) Counts() map[Kind]int {
+	c := map[Kind]int{}
+	for _, f := range r.Findings {
+		c[f.Kind]++
+	}
+	return c
+}
