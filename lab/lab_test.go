@@ -211,7 +211,9 @@ func TestRawSendEncrypted(t *testing.T) {
 	t.Parallel()
 	l := lab.Start(t)
 	p := l.NewPool(t, 128)
-	l.Sh(t, fmt.Sprintf(`echo 'lab passphrase' | zfs create -o encryption=on -o keyformat=passphrase %[1]s/secret
+	// A raw key file: a passphrase would cost seconds of PBKDF2 under emulation.
+	l.Sh(t, fmt.Sprintf(`head -c 32 /dev/urandom > /%[1]s.key
+zfs create -o encryption=on -o keyformat=raw -o keylocation=file:///%[1]s.key %[1]s/secret
 dd if=/dev/urandom of=/%[1]s/secret/f bs=64k count=16 status=none
 zfs snapshot %[1]s/secret@a
 zfs send -w %[1]s/secret@a | zfs recv -u %[1]s/copy
@@ -229,7 +231,7 @@ zfs send -w -i @a %[1]s/secret@b | zfs recv -u %[1]s/copy`, p))
 	}
 	// A non-raw send of an encrypted dataset without -w needs the key loaded
 	// on the source; unloaded, it fails instead of leaking plaintext.
-	l.Sh(t, fmt.Sprintf("zfs unmount %[1]s/secret && zfs unload-key %[1]s/secret", p))
+	l.Sh(t, fmt.Sprintf("zfs unmount %[1]s/secret && zfs unload-key %[1]s/secret && rm /%[1]s.key", p))
 	ee := l.Fails(t, "zfs", "send", p+"/secret@b")
 	t.Logf("plain send with the key unloaded: %s", strings.TrimSpace(ee.Stderr))
 }
