@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -211,6 +212,11 @@ func acquire(ctx context.Context, o acquireOpts, log io.Writer) (*Lab, error) {
 	if st == nil {
 		if o.joinOnly {
 			return nil, errors.New("lab: no lab VM is running (ZPLAN_LAB=skip never boots one; `make lab` starts one)")
+		}
+		for _, tool := range []string{"qemu-system-x86_64", "qemu-img"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return nil, fmt.Errorf("lab: %s not found (install qemu-system-x86 and qemu-utils: lab/ci-setup.sh): %w", tool, err)
+			}
 		}
 		if o.needMain {
 			return nil, errors.New("lab: no lab VM is running and this test binary cannot stop one it would boot: call lab.Main(m) from TestMain, or start one with `make lab`")

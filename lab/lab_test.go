@@ -248,3 +248,77 @@ syncoid --no-privilege-elevation --quiet %[1]s/src %[1]s/dst`, p))
 		t.Errorf("no syncoid snapshot on target: %q", snaps)
 	}
 }
+
+// The other facts of DESIGN.md section 4, in one pool.
+func TestZFSFacts(t *testing.T) {
+	t.Parallel()
+	l := lab.Start(t)
+	p := l.NewPool(t, 128)
+	l.Sh(t, fmt.Sprintf(`zfs create %[1]s/a
+zfs create %[1]s/b
+dd if=/dev/urandom of=/%[1]s/a/f bs=64k count=8 status=none
+zfs snapshot %[1]s/a@x %[1]s/b@x
+zfs bookmark %[1]s/a@x %[1]s/a#x
+dd if=/dev/urandom of=/%[1]s/a/g bs=64k count=8 status=none
+zfs snapshot %[1]s/a@y
+zfs snapshot %[1]s/a@d1
+zfs snapshot %[1]s/a@d2`, p))
+
+	// One listing for everything, scripted (-H tabs) and exact (-p).
+	props := "name,type,guid,createtxg,creation,receive_resume_token,encryption,keystatus,written,userrefs"
+	out := l.Run(t, "zfs", "list", "-H", "-p", "-t", "all", "-o", props, "-r", p)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != strings.Count(props, ",")+1 {
+			t.Fatalf("zfs list row with %d fields: %q", len(f), line)
+		}
+		rows[f[0]] = f
+	}
+	if r := rows[p+"/a#x"]; r == nil || r[1] != "bookmark" || r[2] != rows[p+"/a@x"][2] {
+		t.Errorf("bookmark row %q, snapshot row %q", r, rows[p+"/a@x"])
+	}
+	// zfs snapshot a@x b@x is one transaction: same createtxg.
+	if ta, tb := rows[p+"/a@x"][3], rows[p+"/b@x"][3]; ta != tb {
+		t.Errorf("atomic snapshot: createtxg %s vs %s", ta, tb)
+	}
+	if ty, tx := rows[p+"/a@y"][3], rows[p+"/a@x"][3]; !(num(t, ty) > num(t, tx)) {
+		t.Errorf("createtxg order: @x %s, @y %s", tx, ty)
+	}
+	t.Logf("bookmark row: %q", rows[p+"/a#x"])
+
+	// Size estimate of an incremental, parseable with -P.
+	est := l.Run(t, "zfs", "send", "-nvP", "-i", p+"/a@x", p+"/a@y")
+	var size int64
+	for _, line := range strings.Split(est, "\n") {
+		if f := strings.Split(line, "\t"); len(f) == 2 && f[0] == "size" {
+			size = int64(num(t, f[1]))
+		}
+	}
+	if size < 512<<10 {
+		t.Errorf("send -nvP estimate %d bytes for 512 KiB written; output:\n%s", size, est)
+	}
+
+	// Several snapshots of one dataset in one destroy.
+	l.Run(t, "zfs", "destroy", p+"/a@d1,d2")
+	if out := l.Run(t, "zfs", "list", "-H", "-t", "snapshot", "-o", "name", "-r", p+"/a"); strings.Contains(out, "@d") {
+		t.Errorf("snapshots left after destroy @d1,d2: %q", out)
+	}
+
+	// recv -A discards the partial state of an interrupted recv -s.
+	l.Sh(t, fmt.Sprintf(`zfs send %[1]s/a@x > /%[1]s/stream
+head -c $(($(stat -c %%s /%[1]s/stream) / 2)) /%[1]s/stream | zfs recv -s -u %[1]s/c 2>/dev/null && exit 1
+rm /%[1]s/stream
+test "$(zfs get -H -o value receive_resume_token %[1]s/c)" != -
+zfs recv -A %[1]s/c
+! zfs list %[1]s/c 2>/dev/null`, p))
+}
+
+func num(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
+}
