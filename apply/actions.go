@@ -185,6 +185,17 @@ func (r *runner) do(a *plan.Action) error {
 		return nil
 	case plan.KindBookmark:
 		return r.zfs(a.Host, zfs.BookmarkArgv(a.Dataset+"@"+a.Snapshots[0].Name, a.Dataset+"#"+a.Bookmark), zfs.ErrExists)
+	case plan.KindRollback:
+		if len(a.Snapshots) > 0 {
+			var snaps []string
+			for _, s := range a.Snapshots {
+				snaps = append(snaps, s.Name)
+			}
+			if err := r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...)); err != nil {
+				return err
+			}
+		}
+		return r.zfs(a.Host, zfs.RollbackArgv(a.Dataset, a.Bookmark))
 	case plan.KindAbortResume:
 		return r.zfs(a.Host, zfs.RecvAbortArgv(a.Dataset), zfs.ErrNoResumeState)
 	case plan.KindCreatePlaceholder:

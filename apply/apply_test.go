@@ -242,3 +242,27 @@ func TestFailedActionSkipsDependents(t *testing.T) {
 		t.Error("something was received although its snapshot failed")
 	}
 }
+
+func TestDeclaredRollbackResolvesDivergence(t *testing.T) {
+	e := newEnv(t)
+	e.mustConverge()
+	// Someone writes to the target and snapshots it.
+	e.dst.Write("backup/src/data/home", 1<<20)
+	e.dst.Snapshot("backup/src/data/home@local")
+	e.dst.Write("backup/src/data/home", 1<<20)
+	e.now = e.now.Add(15 * time.Minute)
+	if p := e.plan(); len(p.Conflicts) != 1 || !strings.Contains(p.Conflicts[0].Message, "@local") {
+		t.Fatalf("want one divergence conflict naming @local, got %+v", p.Conflicts)
+	}
+	e.cfg.Replications[0].OnDivergence = "rollback"
+	p := e.plan()
+	if got := kinds(p); len(p.Conflicts) != 0 || !strings.Contains(got, "rollback") {
+		t.Fatalf("kinds %s, conflicts %+v", got, p.Conflicts)
+	}
+	e.mustConverge()
+	for _, s := range e.dst.Snapshots("backup/src/data/home") {
+		if s == "local" {
+			t.Error("the diverging snapshot survived the declared rollback")
+		}
+	}
+}

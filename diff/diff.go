@@ -34,15 +34,17 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 			FormatVersion: plan.FormatVersion, ZplanVersion: opts.ZplanVersion,
 			Time: now, ConfigHash: opts.ConfigHash,
 		},
-		planned:   map[dsKey]*virtualSnap{},
-		needed:    map[dsKey]map[string]string{},
-		sendsFrom: map[dsKey][]string{},
-		sendsInto: map[dsKey][]string{},
-		firstSend: map[dsKey]string{},
-		actions:   map[string]*plan.Action{},
-		incoming:  map[dsKey][]desired.Snap{},
-		released:  map[dsKey]map[string][]string{},
-		releasers: map[dsKey][]string{},
+		planned:    map[dsKey]*virtualSnap{},
+		needed:     map[dsKey]map[string]string{},
+		sendsFrom:  map[dsKey][]string{},
+		sendsInto:  map[dsKey][]string{},
+		firstSend:  map[dsKey]string{},
+		actions:    map[string]*plan.Action{},
+		incoming:   map[dsKey][]desired.Snap{},
+		released:   map[dsKey]map[string][]string{},
+		releasers:  map[dsKey][]string{},
+		rolledBack: map[dsKey]map[string]bool{},
+		edgeDeps:   map[*desired.Edge][]string{},
 	}
 	for _, pr := range pol.Problems {
 		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
@@ -102,6 +104,11 @@ type planner struct {
 	// snapshots wait for them.
 	released  map[dsKey]map[string][]string
 	releasers map[dsKey][]string
+	// rolledBack: target snapshots a declared rollback destroys, which
+	// retention leaves to it.
+	rolledBack map[dsKey]map[string]bool
+	// edgeDeps: actions an edge's first send waits for (a rollback).
+	edgeDeps map[*desired.Edge][]string
 }
 
 // willRelease records that action addr releases tag from snap.

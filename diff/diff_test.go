@@ -139,6 +139,18 @@ func TestPlanGolden(t *testing.T) {
 			),
 		},
 		{
+			name: "diverged_target_rollback_declared",
+			cfg:  config(func(c *hclspec.Config) { c.Replications[0].OnDivergence = "rollback" }),
+			st: state(
+				host("src", fs("tank"), fs("tank/data",
+					snap("zplan_20261122T120000Z", 100, 50, "2026-11-22T12:00"),
+					snap("zplan_20261122T120500Z", 101, 51, "2026-11-22T12:05"))),
+				host("dst", fs("backup"), fs("backup/src"), &observe.Dataset{Name: "backup/src/data", Written: 8192, Snapshots: []*observe.Snapshot{
+					snap("zplan_20261122T120000Z", 100, 9, "2026-11-22T12:00", "zplan_last_offsite"),
+					snap("local_change", 555, 12, "2026-11-22T12:03")}}),
+			),
+		},
+		{
 			name: "no_common_snapshot",
 			cfg:  config(),
 			st: state(

@@ -140,6 +140,7 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 			return false
 		}
 	}
+	deps = append(deps, p.edgeDeps[e]...)
 	p.emitSends(e, src, tgt, raw, steps, append(deps, stale...))
 	return true
 }
@@ -243,30 +244,58 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 		if b == nil {
 			continue
 		}
-		if extra := tgt.Snapshots[i+1:]; len(extra) > 0 {
-			var names []string
-			var bytes uint64
-			for _, s := range extra {
-				names = append(names, "@"+s.Name)
-				bytes += s.Used
+		extra := tgt.Snapshots[i+1:]
+		if len(extra) == 0 && tgt.Written == 0 {
+			return b, true
+		}
+		var names []string
+		var bytes uint64
+		for _, s := range extra {
+			names = append(names, "@"+s.Name)
+			bytes += s.Used
+		}
+		what := fmt.Sprintf("%s written since the common snapshot @%s", plan.HumanBytes(int64(tgt.Written)), t.Name)
+		if len(extra) > 0 {
+			what = fmt.Sprintf("%d snapshot(s) after the common snapshot @%s that the source does not have: %s (%s)", len(extra), t.Name, strings.Join(names, ", "), plan.HumanBytes(int64(bytes)))
+			if tgt.Written > 0 {
+				what += fmt.Sprintf(", and %s written since", plan.HumanBytes(int64(tgt.Written)))
 			}
-			p.conflict(e, e.TargetHost, e.TargetDataset,
-				fmt.Sprintf("target diverged: %d snapshot(s) after the common snapshot @%s that the source does not have: %s (%s)", len(extra), t.Name, strings.Join(names, ", "), plan.HumanBytes(int64(bytes))),
-				"destroy them on the target if they are not needed, or declare on_divergence = \"rollback\"")
+		}
+		if e.Replication.OnDivergence != "rollback" {
+			p.conflict(e, e.TargetHost, e.TargetDataset, "target diverged: "+what,
+				"if that data is not needed, destroy those snapshots or roll the target back on "+e.TargetHost+", or declare on_divergence = \"rollback\" in replication \""+e.Replication.Name+"\"")
 			return nil, false
 		}
-		if tgt.Written > 0 {
-			p.conflict(e, e.TargetHost, e.TargetDataset,
-				fmt.Sprintf("target diverged: %s written since the common snapshot @%s", plan.HumanBytes(int64(tgt.Written)), t.Name),
-				"roll the target back (zfs rollback) if that data is not needed, or declare on_divergence = \"rollback\"")
-			return nil, false
-		}
+		p.rollback(e, t, extra, "on_divergence = \"rollback\" in replication."+e.Replication.Name+": "+what)
 		return b, true
 	}
 	p.conflict(e, e.TargetHost, e.TargetDataset,
 		fmt.Sprintf("no common snapshot: none of the target's %d snapshots exists on the source (by GUID), nor a bookmark of one", len(tgt.Snapshots)),
 		"replicate to a new target dataset, or destroy the target if its data is not needed")
 	return nil, false
+}
+
+// rollback plans the declared resolution of a diverged target: destroy
+// the snapshots the source does not have, then roll back to the common
+// snapshot. Every snapshot it destroys is listed in the plan.
+func (p *planner) rollback(e *desired.Edge, to *observe.Snapshot, extra []*observe.Snapshot, reason string) {
+	k := dsKey{e.TargetHost, e.TargetDataset}
+	a := &plan.Action{
+		Address: address("rollback", e.TargetHost, e.TargetDataset), Kind: plan.KindRollback,
+		Host: e.TargetHost, Dataset: e.TargetDataset, Reason: reason,
+		Bookmark:      to.Name, // the snapshot rolled back to
+		Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + to.Name, GUID: to.GUID}},
+	}
+	if p.rolledBack[k] == nil {
+		p.rolledBack[k] = map[string]bool{}
+	}
+	for _, s := range extra {
+		a.Snapshots = append(a.Snapshots, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: "on_divergence", Reason: "not on the source; destroyed by the declared rollback", Bytes: int64(s.Used)})
+		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + s.Name, GUID: s.GUID})
+		p.rolledBack[k][s.Name] = true
+	}
+	p.add(a)
+	p.edgeDeps[e] = append(p.edgeDeps[e], a.Address)
 }
 
 // resume checks a target's resume token against what the plan would

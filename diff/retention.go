@@ -95,7 +95,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 	var freed int64
 	for i, s := range ds.Snapshots {
 		vd := v[i]
-		if !vd.covered {
+		if !vd.covered || p.rolledBack[k][s.Name] {
 			continue
 		}
 		if !vd.keep {
@@ -128,6 +128,9 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 	}
 	a.DependsOn = append(a.DependsOn, p.sendsFrom[k]...)
 	a.DependsOn = append(a.DependsOn, p.sendsInto[k]...)
+	if addr := address("rollback", k.host, k.dataset); p.actions[addr] != nil {
+		a.DependsOn = append(a.DependsOn, addr)
+	}
 	for _, r := range p.releasers[k] {
 		if !contains(a.DependsOn, r) {
 			a.DependsOn = append(a.DependsOn, r)

@@ -28,6 +28,10 @@ const (
 	KindBookmark          Kind = "bookmark"           // bookmark a snapshot
 	KindAbortResume       Kind = "abort_resume"       // zfs recv -A
 	KindCreatePlaceholder Kind = "create_placeholder" // placeholder parent on a target
+	// KindRollback destroys Snapshots (a diverged target's own) and rolls
+	// Dataset back to the snapshot named in Bookmark, as declared by
+	// on_divergence = "rollback".
+	KindRollback Kind = "rollback"
 )
 
 // IsSend reports whether the kind moves data between hosts.
@@ -238,7 +242,7 @@ func (p *Plan) Summarize() Summary {
 		case a.Kind.IsSend():
 			s.Send++
 			s.SendBytes += a.Estimate
-		case a.Kind == KindDestroy:
+		case a.Kind == KindDestroy, a.Kind == KindRollback:
 			s.Destroy += len(a.Snapshots)
 		default:
 			s.Other++

@@ -108,6 +108,12 @@ func action(w io.Writer, a *plan.Action) {
 			fmt.Fprintf(w, "      %s\n", s.Reason)
 		}
 		return
+	case plan.KindRollback:
+		for _, s := range a.Snapshots {
+			red.Fprintf(w, "  - destroy %s@%s", a.Dataset, s.Name)
+			faint.Fprintf(w, " (frees ~%s)\n", plan.HumanBytes(s.Bytes))
+		}
+		red.Fprintf(w, "  ~ rollback %s to @%s (discards what was written since)\n", a.Dataset, a.Bookmark)
 	case plan.KindDestroyBookmark:
 		red.Fprintf(w, "  - destroy bookmark %s#%s\n", a.Dataset, a.Bookmark)
 	case plan.KindBookmark:

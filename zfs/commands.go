@@ -20,6 +20,13 @@ func DestroyBookmarkArgv(bookmark string) []string {
 	return []string{"zfs", "destroy", bookmark}
 }
 
+// RollbackArgv rolls dataset back to its most recent snapshot snap,
+// discarding changes written since. Without -r it refuses when later
+// snapshots exist, so it never destroys more than the plan listed.
+func RollbackArgv(dataset, snap string) []string {
+	return []string{"zfs", "rollback", dataset + "@" + snap}
+}
+
 // HoldArgv puts a hold with tag on each snapshot.
 func HoldArgv(tag string, snaps ...string) []string {
 	return append([]string{"zfs", "hold", tag}, snaps...)

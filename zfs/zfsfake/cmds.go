@@ -63,8 +63,42 @@ func (r *run) dispatch() error {
 		return r.send(args)
 	case "recv", "receive":
 		return r.recv(args)
+	case "rollback":
+		return r.rollback(args)
 	}
 	return r.unsupported()
+}
+
+// rollback runs zfs rollback fs@snap (no -r/-R): snap must be the newest
+// snapshot; data written after it is discarded, data overwritten or
+// deleted after it comes back.
+func (r *run) rollback(args []string) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return r.unsupported()
+	}
+	h := r.h
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	d, s := h.lookupSnap(args[0])
+	if s == nil {
+		return r.fail(1, fmt.Sprintf("cannot open '%s': dataset does not exist", args[0]))
+	}
+	if d.snaps[len(d.snaps)-1] != s {
+		return r.fail(1, fmt.Sprintf("cannot rollback to '%s': more recent snapshots or bookmarks exist\nuse '-r' to force deletion of the following snapshots and bookmarks:", args[0]))
+	}
+	var live []*chunk
+	for _, c := range d.chunks {
+		if c.born > s.createtxg {
+			continue
+		}
+		if c.died > s.createtxg {
+			c.died = 0
+		}
+		live = append(live, c)
+	}
+	d.chunks = live
+	d.modified = s.createtxg
+	return nil
 }
 
 // xargs runs `xargs -0 -r zfs ...` with the NUL-separated words on stdin
