@@ -324,7 +324,7 @@ func TestFailNextAndCommands(t *testing.T) {
 		t.Errorf("injected failure: %q", ee.Stderr)
 	}
 	mustRun(t, h, zfs.SnapshotArgv("tank/data@x")...) // used once only
-	ee = fails(t, h, "zfs", "rollback", "tank/data@x")
+	ee = fails(t, h, "zfs", "rename", "tank/data@x", "tank/data@y")
 	if ee.Code != 2 || !strings.HasPrefix(ee.Stderr, "fake zfs: unsupported command") {
 		t.Errorf("unsupported: %d %q", ee.Code, ee.Stderr)
 	}
