@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -145,6 +146,39 @@ func (r *runner) zfs(host string, argv []string, ok ...zfs.ErrorKind) error {
 	return err
 }
 
+// hold puts tag on every snapshot in one command; if some already carry
+// it, zfs fails for those (not atomically), so it retries one by one,
+// accepting "tag already exists".
+func (r *runner) hold(host, tag string, snaps []string) error {
+	return r.eachTolerant(host, snaps, func(s ...string) []string { return zfs.HoldArgv(tag, s...) }, zfs.ErrHoldExists)
+}
+
+// release is hold's counterpart, accepting holds or snapshots already gone.
+func (r *runner) release(host, tag string, snaps []string) error {
+	return r.eachTolerant(host, snaps, func(s ...string) []string { return zfs.ReleaseArgv(tag, s...) }, zfs.ErrNoSuchHold, zfs.ErrNotExist)
+}
+
+func (r *runner) eachTolerant(host string, snaps []string, argv func(...string) []string, ok ...zfs.ErrorKind) error {
+	if len(snaps) == 0 {
+		return nil
+	}
+	err := r.zfs(host, argv(snaps...))
+	switch {
+	case err == nil:
+		return nil
+	case !slices.Contains(ok, zfs.Classify(err)):
+		return err
+	case len(snaps) == 1:
+		return nil
+	}
+	for _, s := range snaps {
+		if err := r.zfs(host, argv(s), ok...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func snapNames(dataset string, refs []plan.SnapRef) []string {
 	out := make([]string, len(refs))
 	for i, s := range refs {
@@ -170,19 +204,9 @@ func (r *runner) do(a *plan.Action) error {
 	case plan.KindDestroyBookmark:
 		return r.zfs(a.Host, zfs.DestroyBookmarkArgv(a.Dataset+"#"+a.Bookmark), zfs.ErrNotExist)
 	case plan.KindHold:
-		for _, s := range snapNames(a.Dataset, a.Snapshots) {
-			if err := r.zfs(a.Host, zfs.HoldArgv(a.Tag, s), zfs.ErrHoldExists); err != nil {
-				return err
-			}
-		}
-		return nil
+		return r.hold(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
 	case plan.KindRelease:
-		for _, s := range snapNames(a.Dataset, a.Snapshots) {
-			if err := r.zfs(a.Host, zfs.ReleaseArgv(a.Tag, s), zfs.ErrNoSuchHold, zfs.ErrNotExist); err != nil {
-				return err
-			}
-		}
-		return nil
+		return r.release(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
 	case plan.KindBookmark:
 		return r.zfs(a.Host, zfs.BookmarkArgv(a.Dataset+"@"+a.Snapshots[0].Name, a.Dataset+"#"+a.Bookmark), zfs.ErrExists)
 	case plan.KindRollback:
@@ -219,10 +243,8 @@ func (r *runner) send(a *plan.Action) error {
 	if strings.HasPrefix(s.From, "@") {
 		held = append(held, s.SourceDataset+s.From)
 	}
-	for _, h := range held {
-		if err := r.zfs(src, zfs.HoldArgv(s.StepTag, h), zfs.ErrHoldExists); err != nil {
-			return fmt.Errorf("step hold: %w", err)
-		}
+	if err := r.hold(src, s.StepTag, held); err != nil {
+		return fmt.Errorf("step hold: %w", err)
 	}
 	guid := s.ToGUID
 	if guid == 0 {
@@ -289,21 +311,20 @@ func (r *runner) finishSend(a *plan.Action, guid uint64, held []string) error {
 	if err := r.zfs(src, zfs.BookmarkArgv(to, s.SourceDataset+"#"+cursor), zfs.ErrExists); err != nil {
 		return fmt.Errorf("cursor bookmark: %w", err)
 	}
-	if err := r.zfs(dst, zfs.HoldArgv(s.LastTag, received), zfs.ErrHoldExists); err != nil {
+	if err := r.hold(dst, s.LastTag, []string{received}); err != nil {
 		return fmt.Errorf("last-received hold: %w", err)
 	}
+	var oldLast []string
 	for _, old := range s.OldLast {
-		if old == s.To {
-			continue
-		}
-		if err := r.zfs(dst, zfs.ReleaseArgv(s.LastTag, s.TargetDataset+"@"+old), zfs.ErrNoSuchHold, zfs.ErrNotExist); err != nil {
-			return fmt.Errorf("releasing old last-received hold: %w", err)
+		if old != s.To {
+			oldLast = append(oldLast, s.TargetDataset+"@"+old)
 		}
 	}
-	for _, h := range held {
-		if err := r.zfs(src, zfs.ReleaseArgv(s.StepTag, h), zfs.ErrNoSuchHold, zfs.ErrNotExist); err != nil {
-			return fmt.Errorf("releasing step hold: %w", err)
-		}
+	if err := r.release(dst, s.LastTag, oldLast); err != nil {
+		return fmt.Errorf("releasing old last-received hold: %w", err)
+	}
+	if err := r.release(src, s.StepTag, held); err != nil {
+		return fmt.Errorf("releasing step hold: %w", err)
 	}
 	for _, old := range s.OldCursors {
 		if old == cursor {

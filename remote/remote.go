@@ -4,6 +4,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -60,9 +61,9 @@ func (e *ExitError) Error() string {
 
 // Output runs argv on h and returns its stdout.
 func Output(ctx context.Context, h Host, argv ...string) ([]byte, error) {
-	var b strings.Builder
+	var b bytes.Buffer
 	if err := h.Run(ctx, Cmd{Argv: argv, Stdout: &b}); err != nil {
 		return nil, err
 	}
-	return []byte(b.String()), nil
+	return b.Bytes(), nil
 }
