@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,7 +35,17 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// crashExit is the exit status after a panic: distinct from 1 (error)
+// and 2 (changes), so a pipeline never mistakes a crash for a plan.
+const crashExit = 11
+
 func run(args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(rootCmd.ErrOrStderr(), "\nzplan crashed: %v\n\nThis is a bug in zplan; please report it with the text below.\nzplan %s, args %q\n\n%s\n", r, version, args, debug.Stack())
+			code = crashExit
+		}
+	}()
 	rootCmd.SetArgs(terraformStyleFlags(rootCmd, args))
 	err := rootCmd.Execute()
 	var ee exitError

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/remote"
 	"github.com/zplan/zplan/render"
 )
@@ -26,6 +29,8 @@ type planFlags struct {
 	noColor bool
 	explain bool
 	now     string
+	json    bool
+	targets []string
 }
 
 func (f *planFlags) register(cmd *cobra.Command) {
@@ -33,6 +38,38 @@ func (f *planFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
 	cmd.Flags().BoolVar(&f.explain, "explain", false, "also list the snapshots retention keeps, and why")
 	cmd.Flags().StringVar(&f.now, "now", "", "plan as if the time were this RFC 3339 instant (for reproducing a plan)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "write machine-readable events, one JSON object per line")
+	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "plan only this action address prefix, host, [HOST:]dataset (with its subtree) or replication id, and what it depends on (repeatable)")
+}
+
+// testHookAfterPlan lets tests force a crash after planning.
+var testHookAfterPlan func()
+
+// output shows a plan as -json or human text says.
+func (f *planFlags) output(w io.Writer, p *plan.Plan, operation string) {
+	if f.json {
+		st := render.NewStream(w)
+		st.Version(version)
+		st.Plan(p, operation)
+		return
+	}
+	partialWarning(w, p)
+	render.Human(w, p, f.explain)
+}
+
+// partialWarning is printed before and after a -target plan, loudly.
+func partialWarning(w io.Writer, p *plan.Plan) {
+	if len(p.Targets) == 0 {
+		return
+	}
+	color.New(color.FgYellow, color.Bold).Fprintf(w, `
+Warning: Partial plan (-target %s)
+
+This plan covers only the selected actions and what they depend on. The
+rest of the configuration is neither planned nor applied; run zplan plan
+without -target to see everything before you rely on the hosts' state.
+
+`, strings.Join(p.Targets, ", -target "))
 }
 
 func (f *planFlags) planTime() (time.Time, error) {
@@ -74,23 +111,39 @@ func (f *planFlags) open(ctx context.Context) (*session, error) {
 	return &session{cfg: cfg, hosts: hosts, close: closeAll}, nil
 }
 
-// makePlan observes the hosts and computes the plan.
-func (s *session) makePlan(ctx context.Context, now time.Time, explain bool) (*plan.Plan, error) {
-	st, err := observe.Observe(ctx, usedHosts(s.cfg, s.hosts))
+// makePlan observes the hosts and computes the plan, narrowed to
+// targets when there are any.
+func (s *session) makePlan(ctx context.Context, now time.Time, explain bool, targets []string) (*plan.Plan, error) {
+	p, _, _, err := s.observeAndPlan(ctx, now, explain)
 	if err != nil {
 		return nil, err
+	}
+	return planfile.Select(p, targets), nil
+}
+
+// observeAndPlan also returns the policy and the observed state, which
+// drift compares.
+func (s *session) observeAndPlan(ctx context.Context, now time.Time, explain bool) (*plan.Plan, *desired.Policy, *observe.State, error) {
+	st, err := observe.Observe(ctx, usedHosts(s.cfg, s.hosts))
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	pol, err := desired.Resolve(s.cfg, st)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return diff.Plan(pol, st, now, diff.Options{ZplanVersion: version, ConfigHash: s.cfg.Hash, Explain: explain})
+	p, err := diff.Plan(pol, st, now, diff.Options{ZplanVersion: version, ConfigHash: s.cfg.Hash, Explain: explain})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p, pol, st, nil
 }
 
 func init() {
 	var (
 		f        planFlags
 		detailed bool
+		out      string
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -99,8 +152,12 @@ func init() {
 configuration and prints the actions apply would take, in order, each with
 the rule or schedule that demands it. It changes nothing.
 
+-out FILE saves the plan for zplan apply FILE, which carries out exactly
+those actions (see zplan show to render it again). -json writes events,
+one JSON object per line, instead of text.
+
 Exit status: 0 no changes, 1 error or conflicts, 0 with changes (see
--detailed-exitcode to get 2 for changes).`,
+-detailed-exitcode to get 2 for changes). A crash exits 11.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
@@ -114,16 +171,32 @@ Exit status: 0 no changes, 1 error or conflicts, 0 with changes (see
 				return err
 			}
 			defer s.close()
-			p, err := s.makePlan(ctx, now, f.explain)
+			p, err := s.makePlan(ctx, now, f.explain, f.targets)
 			if err != nil {
 				return err
 			}
-			render.Human(cmd.OutOrStdout(), p, f.explain)
+			if testHookAfterPlan != nil {
+				testHookAfterPlan()
+			}
+			w := cmd.OutOrStdout()
+			f.output(w, p, "plan")
+			if out != "" {
+				if err := planfile.Save(out, p, time.Now()); err != nil {
+					return err
+				}
+				if !f.json {
+					fmt.Fprintf(w, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    zplan apply %q\n", out, out)
+				}
+			}
+			if !f.json {
+				partialWarning(w, p)
+			}
 			return planExit(p, detailed)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, for zplan apply FILE")
 	rootCmd.AddCommand(cmd)
 }
 

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zplan/zplan/lock"
+)
+
+func init() {
+	var f planFlags
+	cmd := &cobra.Command{
+		Use:   "force-unlock HOST[:POOL]",
+		Short: "Remove the apply lock of a pool (or of every pool of a host)",
+		Long: `force-unlock removes the lock zplan apply takes on each pool it works on
+(a hold zplan_lock on POOL@zplan-lock, with the owner in a second hold),
+whoever holds it. Use it only when no zplan apply runs against the pool:
+the lock is what keeps two applies from working on the same datasets.
+It prints who held each lock it removes.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			hostName, pool, _ := strings.Cut(args[0], ":")
+			s, err := f.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			h := s.hosts[hostName]
+			if h == nil {
+				return fmt.Errorf("host %q is not in the configuration", hostName)
+			}
+			var pools []string
+			if pool != "" {
+				pools = []string{pool}
+			}
+			removed, err := lock.ForceUnlock(ctx, h, hostName, pools)
+			w := cmd.OutOrStdout()
+			for _, st := range removed {
+				fmt.Fprintf(w, "Removed the lock of %s:%s", st.Host, st.Pool)
+				if st.Owner != nil {
+					fmt.Fprintf(w, " (held by %s)", st.Owner)
+				}
+				fmt.Fprintln(w)
+			}
+			if err != nil {
+				return err
+			}
+			if len(removed) == 0 {
+				fmt.Fprintf(w, "No lock on %s.\n", args[0])
+			}
+			return nil
+		},
+	}
+	f.config.register(cmd)
+	rootCmd.AddCommand(cmd)
+}
