@@ -174,12 +174,12 @@ func (d *detector) schedules() {
 				Fix:     "zplan apply takes its first snapshot"}, time.Time{})
 			continue
 		}
-		due, slot := r.Schedule.Due(newest, true, d.now)
-		if !due || d.now.Sub(slot) <= d.in.Grace {
-			continue
-		}
+		due, _ := r.Schedule.Due(newest, true, d.now)
 		// The first slot after the newest snapshot is when it went missing.
 		missed := r.Schedule.Next(newest)
+		if !due || d.now.Sub(missed) < d.in.Grace {
+			continue
+		}
 		d.add(Finding{Kind: MissingSnapshot, Host: r.Host, Dataset: r.Dataset,
 			Message: fmt.Sprintf("newest %s snapshot is %s old; snapshots.%s (%s) expected one at %s",
 				r.Prefix, age(d.now.Sub(newest)), r.Policy, r.Schedule, missed.Format(time.RFC3339)),

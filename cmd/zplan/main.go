@@ -55,7 +55,7 @@ func run(args []string) (code int) {
 	case errors.As(err, &ee):
 		return ee.code
 	default:
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		fmt.Fprintln(rootCmd.ErrOrStderr(), "Error:", err)
 		return 1
 	}
 }
