@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,43 +175,110 @@ func freePort() (int, error) {
 
 // boot starts QEMU daemonized in dir and waits until the guest answers
 // SSH with /dev/zfs present. dir must be locked by the caller.
+//
+// The first cold boot of an image saves the ready guest (RAM and root
+// disk, via QMP migrate) into the image dir; later boots restore that
+// snapshot in a few seconds instead of booting (ZPLAN_LAB_SNAPSHOT=0
+// turns this off). A snapshot that fails to restore is deleted and the
+// VM boots cold.
 func boot(ctx context.Context, dir string, im *Image, persistent bool, log io.Writer) (*State, error) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		return nil, fmt.Errorf("lab: qemu-system-x86_64 not found (install qemu-system-x86, see lab/ci-setup.sh): %w", err)
 	}
+	accel, why := Accel(ctx, im.path("vmlinuz"))
+	spec := newVMSpec(im, accel)
+	snap := filepath.Join(im.Dir, "snapshot-"+accel)
+	useSnap := os.Getenv("ZPLAN_LAB_SNAPSHOT") != "0"
+	if useSnap && snapshotMatches(snap, spec) {
+		fmt.Fprintf(log, "lab: restoring the saved VM (%s, %s)\n", accel, why)
+		st, err := startVM(ctx, dir, im, spec, snap, persistent, log)
+		if err == nil {
+			return st, nil
+		}
+		fmt.Fprintf(log, "lab: restore failed, deleting the snapshot and booting cold: %v\n", err)
+		if err := stopVM(dir); err != nil {
+			return nil, err
+		}
+		_ = os.RemoveAll(snap)
+	}
+	fmt.Fprintf(log, "lab: booting VM with %s (%s)\n", accel, why)
+	st, err := startVM(ctx, dir, im, spec, "", persistent, log)
+	if err != nil {
+		return nil, err
+	}
+	if useSnap && !snapshotMatches(snap, spec) {
+		start := time.Now()
+		if err := saveSnapshot(ctx, dir, snap, spec); err != nil {
+			fmt.Fprintf(log, "lab: could not save a VM snapshot (later boots stay cold): %v\n", err)
+		} else {
+			fmt.Fprintf(log, "lab: saved the ready VM in %s for fast restores\n", time.Since(start).Round(100*time.Millisecond))
+		}
+	}
+	return st, nil
+}
+
+// vmSpec is the VM's hardware. A snapshot restores only into the same
+// hardware, so its signature is stored with the snapshot.
+type vmSpec struct {
+	args []string // everything but per-run paths and the port
+	sig  string
+}
+
+const (
+	runPlaceholder = "@RUN@"
+	guestCmdline   = "root=/dev/disk/by-id/virtio-zlroot rw console=ttyS0 net.ifnames=0 fsck.mode=skip quiet mitigations=off panic=-1 systemd.gpt_auto=0"
+)
+
+func newVMSpec(im *Image, accel string) vmSpec {
+	cpus := min(runtime.NumCPU(), 2)
+	args := []string{
+		"-name", "zplan-lab", "-machine", "pc", "-m", strconv.Itoa(guestMemMiB), "-smp", strconv.Itoa(cpus),
+		"-nodefaults", "-display", "none", "-no-reboot",
+		"-kernel", im.path("vmlinuz"), "-initrd", im.path("initrd.img"), "-append", guestCmdline,
+		"-drive", "file=" + runPlaceholder + "/root.qcow2,if=none,id=root,format=qcow2,cache=unsafe,discard=unmap",
+		"-device", "virtio-blk-pci,drive=root,serial=zlroot",
+		"-device", "virtio-rng-pci",
+	}
+	if accel == "kvm" {
+		args = append(args, "-accel", "kvm", "-cpu", "host")
+	} else {
+		args = append(args, "-accel", "tcg,thread=multi", "-cpu", "max")
+	}
+	for i := 0; i < scratchDisks; i++ {
+		args = append(args,
+			"-drive", fmt.Sprintf("file=%s/disk%d.raw,if=none,id=d%d,format=raw,cache=unsafe,discard=unmap", runPlaceholder, i, i),
+			"-device", fmt.Sprintf("virtio-blk-pci,drive=d%d,serial=zldisk%d", i, i))
+	}
+	args = append(args, "-device", "virtio-net-pci,netdev=n0")
+	return vmSpec{args: args, sig: fmt.Sprintf("scratch=%dG\n%s", scratchGiB, strings.Join(args, "\n"))}
+}
+
+func snapshotMatches(snap string, spec vmSpec) bool {
+	b, err := os.ReadFile(filepath.Join(snap, "spec"))
+	return err == nil && string(b) == spec.sig
+}
+
+// startVM starts QEMU for spec in dir, cold or restoring snap, and waits
+// until the guest is ready.
+func startVM(ctx context.Context, dir string, im *Image, spec vmSpec, snap string, persistent bool, log io.Writer) (*State, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("lab: clean %s: %w", dir, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
-	overlay := filepath.Join(dir, "root.qcow2")
+	backing, format := im.path("rootfs.img"), "raw"
+	if snap != "" {
+		backing, format = filepath.Join(snap, "root.qcow2"), "qcow2"
+	}
 	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2",
-		"-b", im.path("rootfs.img"), "-F", "raw", overlay).CombinedOutput(); err != nil {
+		"-b", backing, "-F", format, filepath.Join(dir, "root.qcow2")).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("lab: qemu-img create overlay: %v: %s", err, out)
 	}
-	accel, why := Accel(ctx, im.path("vmlinuz"))
-	fmt.Fprintf(log, "lab: booting VM with %s (%s)\n", accel, why)
-	cpus := runtime.NumCPU()
-	if cpus > 2 {
-		cpus = 2
-	}
-	st := &State{Image: im.Dir, Track: im.Track, Accel: accel, Persistent: persistent}
-	args := []string{
-		"-name", "zplan-lab", "-machine", "pc", "-m", strconv.Itoa(guestMemMiB), "-smp", strconv.Itoa(cpus),
-		"-nodefaults", "-display", "none", "-no-reboot",
-		"-serial", "file:" + filepath.Join(dir, "serial.log"),
-		"-kernel", im.path("vmlinuz"), "-initrd", im.path("initrd.img"),
-		"-append", "root=/dev/disk/by-id/virtio-zlroot rw console=ttyS0 net.ifnames=0 fsck.mode=skip quiet mitigations=off panic=-1",
-		"-drive", "file=" + overlay + ",if=none,id=root,format=qcow2,cache=unsafe,discard=unmap",
-		"-device", "virtio-blk-pci,drive=root,serial=zlroot",
-		"-device", "virtio-rng-pci",
-		"-pidfile", filepath.Join(dir, "qemu.pid"), "-daemonize",
-	}
-	if accel == "kvm" {
-		args = append(args, "-accel", "kvm", "-cpu", "host")
-	} else {
-		args = append(args, "-accel", "tcg,thread=multi", "-cpu", "max")
+	st := &State{Image: im.Dir, Track: im.Track, Persistent: persistent}
+	st.Accel = "tcg"
+	if slices.Contains(spec.args, "kvm") {
+		st.Accel = "kvm"
 	}
 	for i := 0; i < scratchDisks; i++ {
 		disk := filepath.Join(dir, fmt.Sprintf("disk%d.raw", i))
@@ -220,11 +288,18 @@ func boot(ctx context.Context, dir string, im *Image, persistent bool, log io.Wr
 		if err := os.Truncate(disk, scratchGiB<<30); err != nil {
 			return nil, fmt.Errorf("lab: %w", err)
 		}
-		serial := fmt.Sprintf("zldisk%d", i)
-		args = append(args,
-			"-drive", fmt.Sprintf("file=%s,if=none,id=d%d,format=raw,cache=unsafe,discard=unmap", disk, i),
-			"-device", fmt.Sprintf("virtio-blk-pci,drive=d%d,serial=%s", i, serial))
-		st.Disks = append(st.Disks, "/dev/disk/by-id/virtio-"+serial)
+		st.Disks = append(st.Disks, fmt.Sprintf("/dev/disk/by-id/virtio-zldisk%d", i))
+	}
+	args := make([]string, len(spec.args))
+	for i, a := range spec.args {
+		args[i] = strings.ReplaceAll(a, runPlaceholder, dir)
+	}
+	args = append(args,
+		"-serial", "file:"+filepath.Join(dir, "serial.log"),
+		"-qmp", "unix:"+filepath.Join(dir, "qmp.sock")+",server=on,wait=off",
+		"-pidfile", filepath.Join(dir, "qemu.pid"), "-daemonize")
+	if snap != "" {
+		args = append(args, "-incoming", "exec:cat "+filepath.Join(snap, "vm.state"))
 	}
 	start := time.Now()
 	var lastErr error
@@ -233,12 +308,8 @@ func boot(ctx context.Context, dir string, im *Image, persistent bool, log io.Wr
 		if err != nil {
 			return nil, err
 		}
-		netArgs := []string{
-			"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", port),
-			"-device", "virtio-net-pci,netdev=n0",
-		}
-		cmd := exec.CommandContext(ctx, "qemu-system-x86_64", append(args, netArgs...)...)
-		out, err := cmd.CombinedOutput()
+		netdev := fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", port)
+		out, err := exec.CommandContext(ctx, "qemu-system-x86_64", append(args, "-netdev", netdev)...).CombinedOutput()
 		if err != nil {
 			lastErr = fmt.Errorf("lab: qemu failed to start: %v: %s", err, bytes.TrimSpace(out))
 			if bytes.Contains(out, []byte("hostfwd")) || bytes.Contains(out, []byte("forward")) {
@@ -246,8 +317,7 @@ func boot(ctx context.Context, dir string, im *Image, persistent bool, log io.Wr
 			}
 			return nil, lastErr
 		}
-		st.Port = port
-		lastErr = nil
+		st.Port, lastErr = port, nil
 		break
 	}
 	if lastErr != nil {
@@ -257,26 +327,151 @@ func boot(ctx context.Context, dir string, im *Image, persistent bool, log io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("lab: qemu pid file: %w", err)
 	}
-	st.PID, err = strconv.Atoi(strings.TrimSpace(string(pidb)))
-	if err != nil {
+	if st.PID, err = strconv.Atoi(strings.TrimSpace(string(pidb))); err != nil {
 		return nil, fmt.Errorf("lab: qemu pid file: %w", err)
 	}
 	st.Started = time.Now().UTC()
-	if err := writeKnownHosts(dir, im, st.Port); err != nil {
+	fail := func(err error) (*State, error) {
 		stopPID(st.PID, dir)
 		return nil, err
+	}
+	if err := writeKnownHosts(dir, im, st.Port); err != nil {
+		return fail(err)
 	}
 	if err := writeState(dir, st); err != nil {
-		stopPID(st.PID, dir)
-		return nil, err
+		return fail(err)
 	}
-	if err := waitReady(ctx, dir, im, st); err != nil {
-		stopPID(st.PID, dir)
-		return nil, err
+	timeout := readyTimeout
+	if snap != "" {
+		timeout = time.Minute
+		if err := resumeRestored(ctx, dir); err != nil {
+			return fail(err)
+		}
+	}
+	if err := waitReady(ctx, dir, im, st, timeout, snap != ""); err != nil {
+		return fail(err)
 	}
 	st.BootTime = time.Since(start).Round(100 * time.Millisecond).String()
-	fmt.Fprintf(log, "lab: VM ready in %s (ssh port %d)\n", st.BootTime, st.Port)
+	how := "booted"
+	if snap != "" {
+		how = "restored"
+	}
+	fmt.Fprintf(log, "lab: VM %s and ready in %s (ssh port %d)\n", how, st.BootTime, st.Port)
 	return st, writeState(dir, st)
+}
+
+// resumeRestored waits for the incoming migration to finish and makes
+// sure the guest runs.
+func resumeRestored(ctx context.Context, dir string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	q, err := dialQMP(ctx, filepath.Join(dir, "qmp.sock"))
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	for {
+		s, err := q.status()
+		if err != nil {
+			return err
+		}
+		switch s {
+		case "running":
+			return nil
+		case "paused", "postmigrate":
+			_, err := q.do("cont", nil)
+			return err
+		case "inmigrate", "prelaunch", "restore-vm":
+		default:
+			return fmt.Errorf("lab: restored VM in state %q", s)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lab: restoring the VM: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// saveSnapshot pauses the ready VM of dir, saves its RAM and device state
+// and a copy of its root overlay into snap, and lets it run on.
+func saveSnapshot(ctx context.Context, dir, snap string, spec vmSpec) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	tmp, err := os.MkdirTemp(filepath.Dir(snap), ".snapshot-")
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	q, err := dialQMP(ctx, filepath.Join(dir, "qmp.sock"))
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	if _, err := q.do("migrate-set-parameters", map[string]any{"max-bandwidth": int64(8) << 30}); err != nil {
+		return err
+	}
+	if _, err := q.do("stop", nil); err != nil {
+		return err
+	}
+	defer func() {
+		if _, cerr := q.do("cont", nil); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if _, err := q.do("migrate", map[string]any{"uri": "exec:cat > " + filepath.Join(tmp, "vm.state")}); err != nil {
+		return err
+	}
+	for {
+		s, desc, err := q.migrationStatus()
+		if err != nil {
+			return err
+		}
+		if s == "completed" {
+			break
+		}
+		if s == "failed" || s == "cancelled" {
+			return fmt.Errorf("lab: saving the VM: migration %s: %s", s, desc)
+		}
+		select {
+		case <-ctx.Done():
+			_, _ = q.do("migrate_cancel", nil)
+			return fmt.Errorf("lab: saving the VM: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// The disks are flushed and inactive until cont: copy the overlay now.
+	if err := copyFile(filepath.Join(dir, "root.qcow2"), filepath.Join(tmp, "root.qcow2")); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "spec"), []byte(spec.sig), 0o644); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	_ = os.RemoveAll(snap)
+	if err := os.Rename(tmp, snap); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("lab: copy %s: %w", src, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	return nil
 }
 
 func writeKnownHosts(dir string, im *Image, port int) error {
@@ -295,9 +490,11 @@ func writeKnownHosts(dir string, im *Image, port int) error {
 	return nil
 }
 
-// waitReady polls until SSH works and /dev/zfs exists in the guest.
-func waitReady(ctx context.Context, dir string, im *Image, st *State) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+// waitReady polls until SSH works and /dev/zfs exists in the guest. A
+// restored guest's clock is set to the host's (it resumes with the time
+// of the save).
+func waitReady(ctx context.Context, dir string, im *Image, st *State, timeout time.Duration, setClock bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
 	for {
@@ -306,8 +503,12 @@ func waitReady(ctx context.Context, dir string, im *Image, st *State) error {
 		}
 		h, err := dialGuest(ctx, "lab", st.Port, im.path("id_ed25519"), filepath.Join(dir, "known_hosts"), 10*time.Second)
 		if err == nil {
-			var out bytes.Buffer
-			err = h.Run(ctx, cmdOf(&out, "sh", "-c", "test -c /dev/zfs && cat /sys/module/zfs/version"))
+			script := "test -c /dev/zfs && cat /sys/module/zfs/version"
+			if setClock {
+				now := time.Now()
+				script = fmt.Sprintf("date -u -s @%d.%09d >/dev/null && %s", now.Unix(), now.Nanosecond(), script)
+			}
+			err = h.Run(ctx, cmdOf(io.Discard, "sh", "-c", script))
 			h.Close()
 			if err == nil {
 				return nil
@@ -317,7 +518,7 @@ func waitReady(ctx context.Context, dir string, im *Image, st *State) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("lab: guest not ready after %s (last error: %v); serial console:\n%s",
-				readyTimeout, last, tail(filepath.Join(dir, "serial.log"), 30))
+				timeout, last, tail(filepath.Join(dir, "serial.log"), 30))
 		case <-time.After(time.Second):
 		}
 	}
