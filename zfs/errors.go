@@ -34,6 +34,7 @@ var errorTexts = []struct {
 	{"no such tag on this dataset", ErrNoSuchHold},
 	{"has been modified", ErrTargetModified},
 	{"dataset is busy", ErrBusy},
+	{"it's being held", ErrBusy}, // OpenZFS 2.3, destroying one held snapshot
 	{"does not exist", ErrNotExist},
 	{"could not find any snapshots", ErrNotExist},
 	{"already exists", ErrExists},

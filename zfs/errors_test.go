@@ -14,6 +14,7 @@ func TestClassify(t *testing.T) {
 		want   ErrorKind
 	}{
 		{"cannot destroy snapshots in tank/a: dataset is busy\n", ErrBusy},
+		{"cannot destroy snapshot tank/a@s: it's being held. Run 'zfs holds -r tank/a@s' to see holders.\n", ErrBusy},
 		{"cannot hold snapshot 'tank/a@s': tag already exists on this dataset\n", ErrHoldExists},
 		{"cannot release hold from snapshot 'tank/a@s': no such tag on this dataset\n", ErrNoSuchHold},
 		{"cannot open 'tank/nope': dataset does not exist\n", ErrNotExist},
