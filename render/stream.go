@@ -52,7 +52,11 @@ func (s *Stream) Version(zplanVersion string) {
 
 // Diagnostic reports an error or warning (severity "error"/"warning").
 func (s *Stream) Diagnostic(severity, summary, detail string) {
-	s.Emit(severity, "diagnostic", summary, map[string]any{"diagnostic": map[string]any{"severity": severity, "summary": summary, "detail": detail}})
+	level := severity
+	if level == "warning" {
+		level = "warn" // terraform's @level spelling
+	}
+	s.Emit(level, "diagnostic", summary, map[string]any{"diagnostic": map[string]any{"severity": severity, "summary": summary, "detail": detail}})
 }
 
 // ChangeAction is the terraform-style verb of an action kind.
@@ -116,7 +120,7 @@ func resolution(r string) string {
 	if r == "" {
 		return ""
 	}
-	return " To resolve: " + r
+	return " (to resolve: " + r + ")"
 }
 
 func joinTargets(ts []string) string {

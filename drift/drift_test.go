@@ -1,0 +1,168 @@
+package drift_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/diff"
+	"github.com/zplan/zplan/drift"
+	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/remote"
+	"github.com/zplan/zplan/zfs/zfsfake"
+)
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func config() *hclspec.Config {
+	return &hclspec.Config{
+		Hosts: []*hclspec.Host{{Name: "src"}, {Name: "dst"}},
+		Snapshots: []*hclspec.SnapshotPolicy{{
+			Name: "data", Host: "src", Prefix: "zplan_",
+			Datasets:  hclspec.DatasetSelector{Include: []string{"tank/data/**"}},
+			Schedule:  hclspec.Schedule{Every: 15 * time.Minute},
+			Retention: &hclspec.Retention{Grid: "1x1h(keep=all) | 24x1h"},
+		}},
+		Replications: []*hclspec.Replication{{
+			Name: "offsite", ID: "offsite", SnapshotsPolicy: "data",
+			TargetHost: "dst", TargetRoot: "backup/src", Initial: "most_recent", Raw: "auto", OnDivergence: "refuse",
+		}},
+	}
+}
+
+// state is observed from a fake world set up by a case.
+func detect(t *testing.T, w *zfsfake.World, now time.Time) *drift.Report {
+	t.Helper()
+	hosts := map[string]remote.Host{"src": w.Host("src"), "dst": w.Host("dst")}
+	st, err := observe.Observe(context.Background(), hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := desired.Resolve(config(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := diff.Plan(pol, st, now, diff.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return drift.Detect(drift.Input{Policy: pol, State: st, Plan: p, Now: now, Grace: 5 * time.Minute})
+}
+
+// replicated is a world where src tank/data has @zplan_20261122T120000Z,
+// received by dst with its hold and cursor, as an apply leaves it.
+func replicated() *zfsfake.World {
+	w := zfsfake.NewWorld(func() time.Time { return t0 })
+	src, dst := w.Host("src"), w.Host("dst")
+	src.CreatePool("tank")
+	src.Create("tank/data", zfsfake.Opts{})
+	src.Write("tank/data", 1<<20)
+	dst.CreatePool("backup")
+	dst.Create("backup/src", zfsfake.Opts{Props: map[string]string{"zplan:placeholder": "backup/src"}})
+	src.Snapshot("tank/data@zplan_20261122T120000Z")
+	ctx := context.Background()
+	if err := remote.Pipe(ctx, src, []string{"zfs", "send", "tank/data@zplan_20261122T120000Z"}, dst, []string{"zfs", "recv", "-s", "-u", "backup/src/data"}, nil); err != nil {
+		panic(err)
+	}
+	guid := src.GUID("tank/data@zplan_20261122T120000Z")
+	run(src, "zfs", "bookmark", "tank/data@zplan_20261122T120000Z", "tank/data#"+cursor(guid))
+	run(dst, "zfs", "hold", "zplan_last_offsite", "backup/src/data@zplan_20261122T120000Z")
+	return w
+}
+
+func cursor(guid uint64) string {
+	return "zplan_cursor_" + hex16(guid) + "_offsite"
+}
+
+func hex16(v uint64) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 16)
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&15]
+		v >>= 4
+	}
+	return string(b)
+}
+
+func run(h *zfsfake.Host, argv ...string) {
+	if _, err := remote.Output(context.Background(), h, argv...); err != nil {
+		panic(err)
+	}
+}
+
+func TestDetect(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(w *zfsfake.World)
+		now   time.Time
+		want  map[drift.Kind]int
+	}{
+		{name: "in sync", now: t0.Add(2 * time.Minute), want: map[drift.Kind]int{}},
+		{name: "within grace", now: t0.Add(18 * time.Minute), want: map[drift.Kind]int{}},
+		{name: "missed snapshot", now: t0.Add(40 * time.Minute), want: map[drift.Kind]int{drift.MissingSnapshot: 1}},
+		{
+			name: "replication lag", now: t0.Add(16 * time.Minute),
+			setup: func(w *zfsfake.World) { w.Host("src").Snapshot("tank/data@zplan_20261122T121500Z") },
+			want:  map[drift.Kind]int{drift.ReplicationLag: 1},
+		},
+		{
+			name: "new dataset under a /** pattern", now: t0.Add(2 * time.Minute),
+			setup: func(w *zfsfake.World) { w.Host("src").Create("tank/data/new", zfsfake.Opts{}) },
+			// It is also not replicated yet: nothing to send, no lag.
+			want: map[drift.Kind]int{drift.NewDataset: 1},
+		},
+		{
+			name: "stale step hold and foreign hold", now: t0.Add(2 * time.Minute),
+			setup: func(w *zfsfake.World) {
+				run(w.Host("src"), "zfs", "hold", "zplan_step_offsite", "tank/data@zplan_20261122T120000Z")
+				run(w.Host("dst"), "zfs", "hold", "zplan_last_gone", "backup/src/data@zplan_20261122T120000Z")
+			},
+			want: map[drift.Kind]int{drift.StaleHold: 1, drift.ForeignHold: 1},
+		},
+		{
+			name: "cursor missing", now: t0.Add(2 * time.Minute),
+			setup: func(w *zfsfake.World) {
+				src := w.Host("src")
+				run(src, "zfs", "destroy", "tank/data#"+cursor(src.GUID("tank/data@zplan_20261122T120000Z")))
+			},
+			want: map[drift.Kind]int{drift.CursorMismatch: 1},
+		},
+		{
+			name: "diverged target", now: t0.Add(2 * time.Minute),
+			setup: func(w *zfsfake.World) {
+				w.Host("dst").Write("backup/src/data", 1<<20)
+				w.Host("dst").Snapshot("backup/src/data@theirs")
+			},
+			want: map[drift.Kind]int{drift.Conflict: 1},
+		},
+		{
+			name: "retention overdue", now: t0.Add(26*time.Hour + 2*time.Minute),
+			setup: func(w *zfsfake.World) {
+				w.Host("src").Snapshot("tank/data@zplan_20261123T140000Z")
+			},
+			// The cursor bookmark is the next incremental's base, so the
+			// old source snapshot may go: kept past retention.
+			want: map[drift.Kind]int{drift.ReplicationLag: 1, drift.RetentionOverdue: 1},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := replicated()
+			if c.setup != nil {
+				c.setup(w)
+			}
+			r := detect(t, w, c.now)
+			got := r.Counts()
+			if len(got) != len(c.want) {
+				t.Fatalf("findings %v, want %v: %+v", got, c.want, r.Findings)
+			}
+			for k, n := range c.want {
+				if got[k] != n {
+					t.Fatalf("findings %v, want %v: %+v", got, c.want, r.Findings)
+				}
+			}
+		})
+	}
+}

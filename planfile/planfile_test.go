@@ -1,0 +1,106 @@
+package planfile
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zplan/zplan/plan"
+)
+
+func twoDatasets() *plan.Plan {
+	snap := `snapshot.src["tank@s"]`
+	return &plan.Plan{FormatVersion: plan.FormatVersion, ZplanVersion: "1.0", ConfigHash: "abc", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Actions: []*plan.Action{
+			{Address: snap, Kind: plan.KindSnapshot, Host: "src", Dataset: "tank", Snapshots: []plan.SnapRef{{Name: "s"}},
+				Datasets: []string{"tank/a", "tank/b"}, Preconditions: []plan.Precondition{
+					{Host: "src", Kind: plan.PreAbsent, Object: "tank/a@s"}, {Host: "src", Kind: plan.PreAbsent, Object: "tank/b@s"}}},
+			{Address: `send.e["tank/a@s"]`, Kind: plan.KindSendFull, Host: "src", Dataset: "tank/a", DependsOn: []string{snap},
+				Send: &plan.Send{Edge: "e", SourceHost: "src", SourceDataset: "tank/a", To: "s", TargetHost: "dst", TargetDataset: "bk/a"}},
+			{Address: `send.e["tank/b@s"]`, Kind: plan.KindSendFull, Host: "src", Dataset: "tank/b", DependsOn: []string{snap},
+				Send: &plan.Send{Edge: "e", SourceHost: "src", SourceDataset: "tank/b", To: "s", TargetHost: "dst", TargetDataset: "bk/b"}},
+			{Address: `destroy.src["tank/b"]`, Kind: plan.KindDestroy, Host: "src", Dataset: "tank/b", Snapshots: []plan.SnapRef{{Name: "old"}}},
+		},
+		Conflicts: []*plan.Conflict{{Host: "dst", Dataset: "bk/b", Edge: "e", Message: "diverged"}},
+	}
+}
+
+func addrs(p *plan.Plan) string {
+	var s []string
+	for _, a := range p.Actions {
+		s = append(s, a.Address)
+	}
+	return strings.Join(s, " ")
+}
+
+func TestSelect(t *testing.T) {
+	cases := []struct {
+		targets  []string
+		want     string
+		datasets string // of the snapshot action, if selected
+	}{
+		{[]string{"tank/a"}, `snapshot.src["tank@s"] send.e["tank/a@s"]`, "tank/a"},
+		{[]string{"dst:bk/a"}, `snapshot.src["tank@s"] send.e["tank/a@s"]`, "tank/a"},
+		{[]string{"destroy."}, `destroy.src["tank/b"]`, ""},
+		{[]string{"e"}, `snapshot.src["tank@s"] send.e["tank/a@s"] send.e["tank/b@s"]`, "tank/a tank/b"},
+		{[]string{`snapshot.src`}, `snapshot.src["tank@s"]`, "tank/a tank/b"},
+		{[]string{"nothing"}, ``, ""},
+	}
+	for _, c := range cases {
+		p := Select(twoDatasets(), c.targets)
+		if got := addrs(p); got != c.want {
+			t.Errorf("%v: %s, want %s", c.targets, got, c.want)
+			continue
+		}
+		if len(p.Actions) > 0 && p.Actions[0].Kind == plan.KindSnapshot {
+			a := p.Actions[0]
+			if got := strings.Join(a.Datasets, " "); got != c.datasets || len(a.Preconditions) != len(a.Datasets) {
+				t.Errorf("%v: snapshot of %q with %d preconditions, want %q", c.targets, got, len(a.Preconditions), c.datasets)
+			}
+		}
+		if len(p.Targets) != len(c.targets) {
+			t.Errorf("%v: plan records targets %v", c.targets, p.Targets)
+		}
+	}
+	if p := Select(twoDatasets(), []string{"tank/b"}); len(p.Conflicts) != 0 {
+		t.Errorf("conflict of dst:bk/b kept for target tank/b (src side): %+v", p.Conflicts)
+	}
+	if p := Select(twoDatasets(), []string{"e"}); len(p.Conflicts) != 1 {
+		t.Error("conflict of edge e dropped for target e")
+	}
+}
+
+func TestRoundTripAndChecks(t *testing.T) {
+	var b bytes.Buffer
+	if err := Encode(&b, twoDatasets(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Decode(bytes.NewReader(b.Bytes()))
+	if err != nil || len(f.Plan.Actions) != 4 {
+		t.Fatalf("decode: %v %+v", err, f)
+	}
+	pre := 0
+	for _, a := range f.Plan.Actions {
+		pre += len(a.Preconditions)
+	}
+	if pre != 2 || !f.Plan.Time.Equal(twoDatasets().Time) {
+		t.Fatalf("decoded plan lost preconditions (%d) or its time (%s)", pre, f.Plan.Time)
+	}
+	if err := f.CheckApplicable("1.0", "abc"); err != nil {
+		t.Errorf("same version and config refused: %v", err)
+	}
+	if err := f.CheckApplicable("1.1", "abc"); err == nil || !strings.Contains(err.Error(), "made by zplan 1.0") {
+		t.Errorf("other version: %v", err)
+	}
+	if err := f.CheckApplicable("1.0", "abd"); err == nil || !strings.Contains(err.Error(), "configuration changed") {
+		t.Errorf("other config: %v", err)
+	}
+	bad := strings.Replace(b.String(), `"file_version": 1`, `"file_version": 2`, 1)
+	if _, err := Decode(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "version 2 is not supported") {
+		t.Errorf("future file version: %v", err)
+	}
+	if _, err := Decode(strings.NewReader(`{"resource_changes": []}`)); err == nil {
+		t.Error("a show -json document decoded as a plan file")
+	}
+}
