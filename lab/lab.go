@@ -78,6 +78,9 @@ type Lab struct {
 	host remote.Host
 }
 
+// bootCtx is cancelled when Main gets SIGINT or SIGTERM.
+var bootCtx, bootCancel = context.WithCancel(context.Background())
+
 var (
 	mu         sync.Mutex
 	shared     *Lab
@@ -100,6 +103,7 @@ func Main(m *testing.M) {
 	go func() {
 		s := <-sig
 		fmt.Fprintf(os.Stderr, "lab: %v: stopping the lab VM\n", s)
+		bootCancel() // a boot in progress gives up; release then stops the VM
 		if err := release(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 		}
@@ -149,7 +153,8 @@ func get(log io.Writer) (*Lab, error) {
 	}
 	// Not the test's context: the VM outlives the test that happened to
 	// start it, and a half-finished boot would fail every later test.
-	bctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	// Main's signal handler cancels it.
+	bctx, cancel := context.WithTimeout(bootCtx, 15*time.Minute)
 	defer cancel()
 	shared, sharedErr = acquire(bctx, acquireOpts{needMain: !mainActive, joinOnly: os.Getenv("ZPLAN_LAB") == "skip"}, log)
 	return shared, sharedErr

@@ -3,6 +3,8 @@ package lab
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,7 +189,7 @@ func boot(ctx context.Context, dir string, im *Image, persistent bool, log io.Wr
 	}
 	accel, why := Accel(ctx, im.path("vmlinuz"))
 	spec := newVMSpec(im, accel)
-	snap := filepath.Join(im.Dir, "snapshot-"+accel)
+	snap := filepath.Join(im.Dir, "snapshot-"+accel+"-"+spec.hash())
 	useSnap := os.Getenv("ZPLAN_LAB_SNAPSHOT") != "0"
 	if useSnap && snapshotMatches(snap, spec) {
 		fmt.Fprintf(log, "lab: restoring the saved VM (%s, %s)\n", accel, why)
@@ -251,6 +253,11 @@ func newVMSpec(im *Image, accel string) vmSpec {
 	}
 	args = append(args, "-device", "virtio-net-pci,netdev=n0")
 	return vmSpec{args: args, sig: fmt.Sprintf("scratch=%dG\n%s", scratchGiB, strings.Join(args, "\n"))}
+}
+
+func (v vmSpec) hash() string {
+	h := sha256.Sum256([]byte(v.sig))
+	return hex.EncodeToString(h[:])[:12]
 }
 
 func snapshotMatches(snap string, spec vmSpec) bool {
