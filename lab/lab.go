@@ -332,18 +332,28 @@ func Up(ctx context.Context, log io.Writer) (*Lab, error) {
 	return acquire(ctx, acquireOpts{persistent: true}, log)
 }
 
-// Down stops the lab VM, even if test processes still use it.
-func Down(ctx context.Context) error {
+// Down stops the lab VM. If test processes still use it and force is
+// false, it only hands the VM over to them: the last one to finish stops
+// it, and Down reports stopped=false.
+func Down(ctx context.Context, force bool) (stopped bool, err error) {
 	root, err := CacheRoot()
 	if err != nil {
-		return err
+		return false, err
 	}
 	unlock, err := lockFile(ctx, filepath.Join(root, "vm.lock"))
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
-	return stopVM(filepath.Join(root, "run"))
+	dir := filepath.Join(root, "run")
+	if !force && othersUse(root) {
+		st, err := readState(dir)
+		if err == nil && st.alive(dir) {
+			st.Persistent = false
+			return false, writeState(dir, st)
+		}
+	}
+	return true, stopVM(dir)
 }
 
 // Status returns the running VM's state, or an error wrapping

@@ -3,7 +3,8 @@
 #
 #   make lab-image   build the guest image into ~/.cache/zplan-lab (root, ~5 min, cached)
 #   make lab         build if needed, boot the VM, print how to connect
-#   make lab-stop    stop the VM, discarding the guest's changes
+#   make lab-stop    stop the VM, discarding the guest's changes; while tests
+#                    use it, the last of them stops it (FORCE=1: stop now)
 #
 # ZPLAN_LAB_ZFS=2.1 selects OpenZFS 2.1.11 from bookworm instead of 2.3.
 
@@ -19,7 +20,7 @@ lab: lab-image
 	$(LAB_CMD) up
 
 lab-stop:
-	$(LAB_CMD) down
+	$(LAB_CMD) down $(if $(FORCE),-f)
 
 lab-status:
 	$(LAB_CMD) status

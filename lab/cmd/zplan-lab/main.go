@@ -5,7 +5,8 @@
 //	zplan-lab image   build the guest image if the cache lacks it
 //	zplan-lab image-dir  print the image's cache dir (a CI cache key)
 //	zplan-lab up      boot the VM (or adopt the running one); it keeps running
-//	zplan-lab down    stop the VM, discarding the guest's changes
+//	zplan-lab down [-f]  stop the VM, discarding the guest's changes (if tests
+//	                  use it, -f stops it now; else the last of them does)
 //	zplan-lab status  print the running VM's state
 //	zplan-lab ssh [COMMAND...]  log into the guest, or run a command there
 package main
@@ -34,7 +35,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: zplan-lab image|image-dir|up|down|status|ssh [COMMAND...]")
+	return errors.New("usage: zplan-lab image|image-dir|up|down [-f]|status|ssh [COMMAND...]")
 }
 
 func run(ctx context.Context, args []string) error {
@@ -75,10 +76,16 @@ func run(ctx context.Context, args []string) error {
 		fmt.Printf("stop:     make lab-stop\n")
 		return nil
 	case "down":
-		if err := lab.Down(ctx); err != nil {
+		force := len(args) > 1 && args[1] == "-f"
+		stopped, err := lab.Down(ctx, force)
+		if err != nil {
 			return err
 		}
-		fmt.Println("lab VM stopped")
+		if stopped {
+			fmt.Println("lab VM stopped")
+		} else {
+			fmt.Println("lab VM in use by running tests: it stops when the last of them ends (zplan-lab down -f stops it now)")
+		}
 		return nil
 	case "status":
 		st, err := lab.Status()
