@@ -7,6 +7,7 @@ package zfs_test
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/remote"
 	"github.com/zplan/zplan/zfs"
+	"github.com/zplan/zplan/zfs/zfsfake"
 )
 
 func TestMain(m *testing.M) { lab.Main(m) }
@@ -175,4 +177,109 @@ rm /%[1]s/stream`, p))
 	if got := strings.TrimSpace(run(t, h, "zfs", "get", "-H", "-p", "-o", "value", "guid", p+"/b@s1")); got != fmt.Sprint(src.GUID) {
 		t.Errorf("after resume, %s/b@s1 guid %s, want %d", p, got, src.GUID)
 	}
+}
+
+// TestFakeMatchesReal runs one scenario of zplan's own command lines on
+// the in-memory fake and on real OpenZFS, and compares what observe sees
+// and how each failure classifies: the fake's fidelity, checked.
+func TestFakeMatchesReal(t *testing.T) {
+	l := lab.Start(t)
+	realPool := l.NewPool(t, 64)
+	w := zfsfake.NewWorld(nil)
+	fake := w.Host("fake")
+	fake.CreatePool("fakepool")
+
+	got := map[string]string{}
+	for _, side := range []struct {
+		name, pool string
+		h          remote.Host
+	}{{"fake", "fakepool", fake}, {"real", realPool, l.Host("real")}} {
+		var log strings.Builder
+		P := func(s string) string { return strings.ReplaceAll(s, "P", side.pool) }
+		step := func(argv ...string) {
+			for i := range argv {
+				argv[i] = P(argv[i])
+			}
+			_, err := remote.Output(t.Context(), side.h, argv...)
+			fmt.Fprintf(&log, "%s -> %s\n", strings.ReplaceAll(strings.Join(argv, " "), side.pool, "P"), classify(err))
+		}
+		pipe := func(send, recv []string) {
+			for i := range send {
+				send[i] = P(send[i])
+			}
+			for i := range recv {
+				recv[i] = P(recv[i])
+			}
+			err := remote.Pipe(t.Context(), side.h, send, side.h, recv, nil)
+			fmt.Fprintf(&log, "pipe %s -> %v\n", strings.ReplaceAll(strings.Join(recv, " "), side.pool, "P"), err == nil)
+		}
+		step("zfs", "create", "P/a")
+		step(zfs.CreatePlaceholderArgv("P/ph")...)
+		step(zfs.SnapshotArgv("P/a@s1", "P/ph@s1")...)
+		step(zfs.BookmarkArgv("P/a@s1", "P/a#b1")...)
+		step(zfs.BookmarkArgv("P/a@s1", "P/a#b1")...)
+		step(zfs.HoldArgv("t", "P/a@s1")...)
+		step(zfs.HoldArgv("t", "P/a@s1")...)
+		step(zfs.DestroySnapshotsArgv("P/a", "s1")...)
+		step(zfs.ReleaseArgv("t", "P/a@s1")...)
+		step(zfs.ReleaseArgv("t", "P/a@s1")...)
+		step(zfs.SnapshotArgv("P/a@s2")...)
+		pipe(zfs.SendArgv(nil, "", "P/a@s1"), zfs.RecvArgv("P/c"))
+		pipe(zfs.SendArgv(nil, "P/a#b1", "P/a@s2"), zfs.RecvArgv("P/c"))
+		pipe(zfs.SendArgv(nil, "", "P/a@s2"), zfs.RecvArgv("P/c"))
+		step(zfs.DestroySnapshotsArgv("P/a", "s1")...)
+		step(zfs.RecvAbortArgv("P/c")...)
+		step(zfs.RollbackArgv("P/c", "s1")...)
+		step(zfs.RollbackArgv("P/c", "s2")...)
+		step(zfs.HoldArgv("zplan_last_x", "P/c@s2")...)
+		step(zfs.GUIDsArgv("P/a@s2", "P/a@gone")...)
+
+		st, err := observe.ObserveHost(t.Context(), side.name, side.h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(&log, describe(st, side.pool))
+		got[side.name] = log.String()
+	}
+	for _, want := range []string{"P/c filesystem placeholder=false token=false", "@s2 holds=[zplan_last_x]", "P/ph filesystem placeholder=true", "#b1", "-> error kind 2"} {
+		if !strings.Contains(got["real"], want) {
+			t.Errorf("the scenario did not do what it should on real ZFS (no %q):\n%s", want, got["real"])
+		}
+	}
+	if got["fake"] != got["real"] {
+		t.Errorf("the fake and real ZFS differ:\n--- fake\n%s--- real\n%s", got["fake"], got["real"])
+	}
+}
+
+func classify(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return fmt.Sprintf("error kind %d", zfs.Classify(err))
+}
+
+// describe renders the observed pool without GUIDs and txgs, but with the
+// relations between them that zplan relies on.
+func describe(st *observe.Host, pool string) string {
+	var b strings.Builder
+	var names []string
+	for n := range st.Datasets {
+		if n == pool || strings.HasPrefix(n, pool+"/") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := st.Datasets[n]
+		fmt.Fprintf(&b, "%s %s placeholder=%v token=%v\n", strings.Replace(n, pool, "P", 1), d.Type, d.Placeholder, d.ResumeToken != "")
+		var prev uint64
+		for _, s := range d.Snapshots {
+			fmt.Fprintf(&b, "  @%s holds=%v ordered=%v\n", s.Name, s.Holds, s.CreateTXG > prev)
+			prev = s.CreateTXG
+		}
+		for _, bm := range d.Bookmarks {
+			fmt.Fprintf(&b, "  #%s\n", bm.Name)
+		}
+	}
+	return b.String()
 }
