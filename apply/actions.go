@@ -130,20 +130,9 @@ func dedupe(ss []string) []string {
 	return out
 }
 
-// run runs argv on host; kinds listed in ok count as success, which is
-// what makes repeating a half-done action harmless.
+// zfs runs argv on host; failures of the kinds in ok count as success.
 func (r *runner) zfs(host string, argv []string, ok ...zfs.ErrorKind) error {
-	err := r.hosts[host].Run(r.ctx, remote.Cmd{Argv: argv})
-	if err == nil {
-		return nil
-	}
-	k := zfs.Classify(err)
-	for _, o := range ok {
-		if k == o {
-			return nil
-		}
-	}
-	return err
+	return zfs.Tolerate(r.hosts[host].Run(r.ctx, remote.Cmd{Argv: argv}), ok...)
 }
 
 // hold puts tag on every snapshot in one command; if some already carry

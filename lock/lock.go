@@ -262,17 +262,7 @@ func Acquire(ctx context.Context, h remote.Host, hostName, pool string, me Owner
 }
 
 func run(ctx context.Context, h remote.Host, argv []string, ok ...zfs.ErrorKind) error {
-	err := h.Run(ctx, remote.Cmd{Argv: argv})
-	if err == nil {
-		return nil
-	}
-	k := zfs.Classify(err)
-	for _, o := range ok {
-		if k == o {
-			return nil
-		}
-	}
-	return err
+	return zfs.Tolerate(h.Run(ctx, remote.Cmd{Argv: argv}), ok...)
 }
 
 // Release gives the lock up: owner record, mutex, then the snapshot.

@@ -2,6 +2,7 @@ package zfs
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/zplan/zplan/remote"
@@ -55,4 +56,13 @@ func Classify(err error) ErrorKind {
 		}
 	}
 	return ErrOther
+}
+
+// Tolerate returns nil when err is a zfs failure of one of the kinds ok
+// (what makes repeating a half-done step harmless), else err.
+func Tolerate(err error, ok ...ErrorKind) error {
+	if err == nil || slices.Contains(ok, Classify(err)) {
+		return nil
+	}
+	return err
 }

@@ -75,10 +75,6 @@ force-unlock).`,
 					return err
 				}
 			}
-			now, err := f.planTime()
-			if err != nil {
-				return err
-			}
 			s, err := f.open(ctx)
 			if err != nil {
 				return err
@@ -99,7 +95,7 @@ force-unlock).`,
 					return fmt.Errorf("saved plan %s cannot be applied: %w", args[0], err)
 				}
 				p = saved.Plan
-			} else if p, err = s.makePlan(ctx, now, f.explain, f.targets); err != nil {
+			} else if p, err = s.makePlan(ctx, f.explain, f.targets); err != nil {
 				return err
 			}
 			f.output(out, p, "apply")

@@ -31,20 +31,16 @@ Exit status: 0 no drift, 1 error, 0 with drift (2 with -detailed-exitcode).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			now, err := f.planTime()
-			if err != nil {
-				return err
-			}
 			s, err := f.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			p, pol, st, err := s.observeAndPlan(ctx, now, false)
+			p, pol, st, err := s.observeAndPlan(ctx, false)
 			if err != nil {
 				return err
 			}
-			r := drift.Detect(drift.Input{Policy: pol, State: st, Plan: p, Now: now, Grace: grace})
+			r := drift.Detect(drift.Input{Policy: pol, State: st, Plan: p, Now: s.now, Grace: grace})
 			w := cmd.OutOrStdout()
 			switch {
 			case f.json:

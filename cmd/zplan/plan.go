@@ -94,11 +94,17 @@ type session struct {
 	cfg   *hclspec.Config
 	hosts map[string]remote.Host
 	close func()
+	now   time.Time // the plan time: -now, or the clock once at start
 }
 
+// open resolves the plan time, loads the configuration and opens its hosts.
 func (f *planFlags) open(ctx context.Context) (*session, error) {
 	if f.noColor {
 		color.NoColor = true
+	}
+	now, err := f.planTime()
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := f.config.load()
 	if err != nil {
@@ -108,13 +114,13 @@ func (f *planFlags) open(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{cfg: cfg, hosts: hosts, close: closeAll}, nil
+	return &session{cfg: cfg, hosts: hosts, close: closeAll, now: now}, nil
 }
 
 // makePlan observes the hosts and computes the plan, narrowed to
 // targets when there are any.
-func (s *session) makePlan(ctx context.Context, now time.Time, explain bool, targets []string) (*plan.Plan, error) {
-	p, _, _, err := s.observeAndPlan(ctx, now, explain)
+func (s *session) makePlan(ctx context.Context, explain bool, targets []string) (*plan.Plan, error) {
+	p, _, _, err := s.observeAndPlan(ctx, explain)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +129,7 @@ func (s *session) makePlan(ctx context.Context, now time.Time, explain bool, tar
 
 // observeAndPlan also returns the policy and the observed state, which
 // drift compares.
-func (s *session) observeAndPlan(ctx context.Context, now time.Time, explain bool) (*plan.Plan, *desired.Policy, *observe.State, error) {
+func (s *session) observeAndPlan(ctx context.Context, explain bool) (*plan.Plan, *desired.Policy, *observe.State, error) {
 	st, err := observe.Observe(ctx, usedHosts(s.cfg, s.hosts))
 	if err != nil {
 		return nil, nil, nil, err
@@ -132,7 +138,7 @@ func (s *session) observeAndPlan(ctx context.Context, now time.Time, explain boo
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := diff.Plan(pol, st, now, diff.Options{ZplanVersion: version, ConfigHash: s.cfg.Hash, Explain: explain})
+	p, err := diff.Plan(pol, st, s.now, diff.Options{ZplanVersion: version, ConfigHash: s.cfg.Hash, Explain: explain})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -162,16 +168,12 @@ Exit status: 0 no changes, 1 error or conflicts, 0 with changes (see
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			now, err := f.planTime()
-			if err != nil {
-				return err
-			}
 			s, err := f.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			p, err := s.makePlan(ctx, now, f.explain, f.targets)
+			p, err := s.makePlan(ctx, f.explain, f.targets)
 			if err != nil {
 				return err
 			}
