@@ -49,6 +49,10 @@ type Options struct {
 	// Parallelism bounds how many actions run at once (default 4).
 	Parallelism int
 	Reporter    Reporter
+	// Resume recognises actions an earlier, interrupted apply of the same
+	// saved plan already did. It costs a lookup per action, so a plan made
+	// moments ago (which nothing can have applied yet) skips it.
+	Resume bool
 }
 
 // Result counts what happened.
@@ -187,7 +191,10 @@ func (r *runner) finish(e Event) {
 }
 
 func (r *runner) execute(a *plan.Action) Event {
-	done, err := r.alreadyDone(a)
+	done, err := false, error(nil)
+	if r.opts.Resume {
+		done, err = r.alreadyDone(a)
+	}
 	if errors.Is(err, ErrStale) {
 		return Event{Kind: EventRefused, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
 	}

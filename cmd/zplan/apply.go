@@ -127,7 +127,7 @@ force-unlock).`,
 				}
 				defer release()
 			}
-			res, err := apply.Apply(ctx, p, s.hosts, apply.Options{Parallelism: parallelism, Reporter: rep})
+			res, err := apply.Apply(ctx, p, s.hosts, apply.Options{Parallelism: parallelism, Reporter: rep, Resume: saved != nil})
 			if stream != nil {
 				level := "info"
 				if err != nil {
