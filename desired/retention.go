@@ -138,9 +138,9 @@ func (r *Retention) Decide(snaps []Snap, now time.Time, explainKept bool) []Verd
 	if !sort.SliceIsSorted(order, less) {
 		sort.SliceStable(order, less)
 	}
-	rank := make([]int, len(snaps)) // position from the end: 0 is newest
+	rank := make([]int32, len(snaps)) // position from the end: 0 is newest
 	for pos, i := range order {
-		rank[i] = len(snaps) - 1 - pos
+		rank[i] = int32(len(snaps) - 1 - pos)
 	}
 	grid := r.evaluateGrid(snaps, order, now, explainKept)
 
@@ -153,7 +153,7 @@ func (r *Retention) Decide(snaps []Snap, now time.Time, explainKept bool) []Verd
 			v = Verdict{Keep: true, Rule: "newest", Reason: "the newest snapshot is always kept"}
 		case grid != nil && grid[i].Keep:
 			v = grid[i]
-		case rank[i] < r.keepLast:
+		case int(rank[i]) < r.keepLast:
 			v = Verdict{Keep: true, Rule: r.keepLastRule(), Reason: fmt.Sprintf("keep_last %d: number %d from the newest", r.keepLast, rank[i]+1)}
 		default:
 			if re := r.matchingRule(s.Name); re != nil {
@@ -217,7 +217,7 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, expla
 	tooOld := Verdict{Rule: "grid", Reason: fmt.Sprintf("grid: older than the grid's %s span (%s)", timespec.FormatDuration(span), r.gridText)}
 	const future, old = -2, -1
 	bucketOf := make([]int, len(snaps))
-	interval := make([]int, len(snaps))
+	interval := make([]int32, len(snaps))
 	kept := make([]bool, len(snaps))
 	count := map[int]int{}
 	drops := map[int]bool{} // buckets that let some snapshot go
@@ -234,7 +234,7 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, expla
 			ivSpan := time.Duration(iv.Count) * iv.Length
 			if age < off+ivSpan {
 				g := firstBucket[k] + int((age-off)/iv.Length)
-				bucketOf[i], interval[i] = g, k
+				bucketOf[i], interval[i] = g, int32(k)
 				n := count[g]
 				count[g] = n + 1
 				kept[i] = iv.Keep == timespec.KeepAll || n < iv.Keep
@@ -272,6 +272,10 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, expla
 		bucketText[g] = t
 		return t
 	}
+	rules := make([]string, len(r.grid))
+	for k, iv := range r.grid {
+		rules[k] = "grid " + iv.Text
+	}
 	for i := range snaps {
 		g := bucketOf[i]
 		switch {
@@ -282,7 +286,7 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, expla
 			continue
 		}
 		iv := r.grid[interval[i]]
-		rule := "grid " + iv.Text
+		rule := rules[interval[i]]
 		if kept[i] {
 			out[i] = Verdict{Keep: true, Rule: rule}
 			if explainKept {

@@ -191,6 +191,7 @@ type builder struct {
 	host    *Host
 	pending []zfs.Entry // snapshots and bookmarks listed before their dataset
 	held    []string    // full names of snapshots with userrefs > 0
+	last    *Dataset    // the dataset listed last: its snapshots follow it
 }
 
 func newBuilder(name string) *builder {
@@ -199,14 +200,18 @@ func newBuilder(name string) *builder {
 
 func (b *builder) add(e *zfs.Entry) error {
 	if e.Type == zfs.Filesystem || e.Type == zfs.Volume {
-		b.host.Datasets[e.Name] = &Dataset{
+		b.last = &Dataset{
 			Name: e.Name, Type: e.Type, GUID: e.GUID, Written: e.Written, Referenced: e.Referenced,
 			Encryption: e.Encryption, KeyStatus: e.KeyStatus,
 			Placeholder: e.Placeholder, ResumeToken: e.ResumeToken,
 		}
+		b.host.Datasets[e.Name] = b.last
 		return nil
 	}
-	ds := b.host.Datasets[e.Dataset()]
+	ds := b.last
+	if name := e.Dataset(); ds == nil || ds.Name != name {
+		ds = b.host.Datasets[name]
+	}
 	if ds == nil {
 		// zfs lists a dataset before its snapshots; keep the odd one for
 		// finish, which reports it if its dataset never shows up.

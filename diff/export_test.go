@@ -1,0 +1,4 @@
+package diff
+
+// SnapTimeOf exposes snapTime to the external tests.
+var SnapTimeOf = snapTime
