@@ -214,8 +214,10 @@ func build(ctx context.Context, dir, track, root string, log io.Writer) error {
 // of a VM that is still running.
 func pruneImages(root, track, keep string) {
 	inUse := ""
-	if st, err := readState(filepath.Join(root, "run")); err == nil {
-		inUse = st.Image
+	if ps, err := pathsFor(track); err == nil {
+		if st, err := readState(ps.dir); err == nil {
+			inUse = st.Image
+		}
 	}
 	old, _ := filepath.Glob(filepath.Join(root, "image-zfs"+track+"-*"))
 	for _, d := range old {

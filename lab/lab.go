@@ -86,7 +86,8 @@ var (
 	shared     *Lab
 	sharedErr  error
 	mainActive bool
-	users      *os.File // shared flock on <cache>/users.lock while this process uses the VM
+	users      *os.File // shared flock on the users lock while this process uses the VM
+	usersPaths vmPaths  // the VM that users refers to
 )
 
 // Main runs the tests of a package that uses the lab and stops the VM
@@ -167,35 +168,35 @@ type acquireOpts struct {
 }
 
 // acquire boots or joins the VM and registers this process as a user.
-func acquire(ctx context.Context, o acquireOpts, log io.Writer) (*Lab, error) {
-	root, err := CacheRoot()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
-	}
+func acquire(ctx context.Context, o acquireOpts, log io.Writer) (l *Lab, err error) {
 	track, err := ZFSTrack()
 	if err != nil {
 		return nil, err
+	}
+	ps, err := pathsFor(track)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(ps.root, 0o755); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
 	}
 	want, err := ImageDir(track)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockFile(ctx, filepath.Join(root, "vm.lock"))
+	unlock, err := lockFile(ctx, ps.vmLock)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	dir := filepath.Join(root, "run")
+	dir := ps.dir
 
 	st, err := readState(dir)
 	switch {
 	case err == nil && st.alive(dir) && st.Image == want:
 		// join it
 	case err == nil && st.alive(dir):
-		if st.Persistent || othersUse(root) {
+		if st.Persistent || othersUse(ps.usersLock) {
 			return nil, fmt.Errorf("lab: the running lab VM uses image %s but this build wants %s (recipe or ZPLAN_LAB_ZFS changed): stop it with `make lab-stop`", st.Image, want)
 		}
 		fmt.Fprintf(log, "lab: stopping an idle VM with an outdated image\n")
@@ -214,6 +215,13 @@ func acquire(ctx context.Context, o acquireOpts, log io.Writer) (*Lab, error) {
 	}
 
 	im, err := loadImage(want, track)
+	booted := false
+	// A VM booted here for tests is stopped if this process cannot use it.
+	defer func() {
+		if booted && !o.persistent && err != nil {
+			_ = stopVM(dir)
+		}
+	}()
 	if st == nil {
 		if o.joinOnly {
 			return nil, errors.New("lab: no lab VM is running (ZPLAN_LAB=skip never boots one; `make lab` starts one)")
@@ -234,6 +242,7 @@ func acquire(ctx context.Context, o acquireOpts, log io.Writer) (*Lab, error) {
 		if st, err = boot(ctx, dir, im, o.persistent, log); err != nil {
 			return nil, err
 		}
+		booted = true
 	} else if err != nil {
 		return nil, err
 	} else if o.persistent && !st.Persistent {
@@ -243,7 +252,7 @@ func acquire(ctx context.Context, o acquireOpts, log io.Writer) (*Lab, error) {
 		}
 	}
 
-	l := &Lab{
+	l = &Lab{
 		Addr: "127.0.0.1", Port: st.Port, User: "root",
 		IdentityFile:   im.path("id_ed25519"),
 		KnownHostsFile: filepath.Join(dir, "known_hosts"),
@@ -263,7 +272,7 @@ func acquire(ctx context.Context, o acquireOpts, log io.Writer) (*Lab, error) {
 		l.Kernel, l.ZFSVersion = f[0], f[1]
 	}
 	if !o.persistent {
-		u, err := os.OpenFile(filepath.Join(root, "users.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+		u, err := os.OpenFile(ps.usersLock, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			l.host.Close()
 			return nil, fmt.Errorf("lab: %w", err)
@@ -273,15 +282,15 @@ func acquire(ctx context.Context, o acquireOpts, log io.Writer) (*Lab, error) {
 			l.host.Close()
 			return nil, fmt.Errorf("lab: lock users.lock: %w", err)
 		}
-		users = u
+		users, usersPaths = u, ps
 	}
 	return l, nil
 }
 
-// othersUse reports whether some process holds users.lock. The caller
-// holds vm.lock and no users.lock of its own.
-func othersUse(root string) bool {
-	f, err := os.OpenFile(filepath.Join(root, "users.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+// othersUse reports whether some process holds the users lock. The caller
+// holds the VM lock and no users lock of its own.
+func othersUse(usersLock string) bool {
+	f, err := os.OpenFile(usersLock, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return true
 	}
@@ -302,23 +311,20 @@ func release() error {
 	if users == nil {
 		return nil
 	}
-	root, err := CacheRoot()
-	if err != nil {
-		return err
-	}
+	ps := usersPaths
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	unlock, err := lockFile(ctx, filepath.Join(root, "vm.lock"))
+	unlock, err := lockFile(ctx, ps.vmLock)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	users.Close()
 	users = nil
-	if othersUse(root) {
+	if othersUse(ps.usersLock) {
 		return nil
 	}
-	dir := filepath.Join(root, "run")
+	dir := ps.dir
 	st, err := readState(dir)
 	if err != nil || st.Persistent {
 		return nil
@@ -332,21 +338,21 @@ func Up(ctx context.Context, log io.Writer) (*Lab, error) {
 	return acquire(ctx, acquireOpts{persistent: true}, log)
 }
 
-// Down stops the lab VM. If test processes still use it and force is
-// false, it only hands the VM over to them: the last one to finish stops
-// it, and Down reports stopped=false.
+// Down stops the lab VM of the track selected by $ZPLAN_LAB_ZFS. If test
+// processes still use it and force is false, it only hands the VM over to
+// them: the last one to finish stops it, and Down reports stopped=false.
 func Down(ctx context.Context, force bool) (stopped bool, err error) {
-	root, err := CacheRoot()
+	ps, err := currentPaths()
 	if err != nil {
 		return false, err
 	}
-	unlock, err := lockFile(ctx, filepath.Join(root, "vm.lock"))
+	unlock, err := lockFile(ctx, ps.vmLock)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	dir := filepath.Join(root, "run")
-	if !force && othersUse(root) {
+	dir := ps.dir
+	if !force && othersUse(ps.usersLock) {
 		st, err := readState(dir)
 		if err == nil && st.alive(dir) {
 			st.Persistent = false
@@ -356,13 +362,22 @@ func Down(ctx context.Context, force bool) (stopped bool, err error) {
 	return true, stopVM(dir)
 }
 
-// Status returns the running VM's state, or an error wrapping
-// fs.ErrNotExist if none runs.
+func currentPaths() (vmPaths, error) {
+	track, err := ZFSTrack()
+	if err != nil {
+		return vmPaths{}, err
+	}
+	return pathsFor(track)
+}
+
+// Status returns the state of the running VM of the track selected by
+// $ZPLAN_LAB_ZFS, or an error wrapping fs.ErrNotExist if none runs.
 func Status() (*State, error) {
-	dir, err := runDir()
+	ps, err := currentPaths()
 	if err != nil {
 		return nil, err
 	}
+	dir := ps.dir
 	st, err := readState(dir)
 	if err != nil {
 		return nil, err

@@ -21,10 +21,11 @@ import (
 	"time"
 )
 
-// The running VM lives in <cache>/run: one VM per cache root, shared by
-// every process that uses the lab. Processes using it hold a shared flock
-// on users.lock; boot.lock serialises booting, joining and leaving, so the
-// last user of a non-persistent VM can stop it.
+// The running VM lives in <cache>/run (run-zfs2.1 for the 2.1 track): one
+// VM per cache root and track, shared by every process that uses the lab.
+// Processes using it hold a shared flock on users.lock; vm.lock serialises
+// booting, joining and leaving, so the last user of a non-persistent VM
+// can stop it.
 
 // State describes a running lab VM (run/state.json).
 type State struct {
@@ -47,12 +48,30 @@ const (
 	stateFile    = "state.json"
 )
 
-func runDir() (string, error) {
+// vmPaths are the files of one track's VM. Each ZFS track has its own
+// VM, so a 2.1 run does not disturb a 2.3 VM.
+type vmPaths struct {
+	root      string // cache root
+	dir       string // run dir: state, overlay, disks, sockets
+	vmLock    string // serialises boot, join, leave, stop
+	usersLock string // shared flock held by each process using the VM
+}
+
+func pathsFor(track string) (vmPaths, error) {
 	root, err := CacheRoot()
 	if err != nil {
-		return "", err
+		return vmPaths{}, err
 	}
-	return filepath.Join(root, "run"), nil
+	suffix := ""
+	if track != ZFS23 {
+		suffix = "-zfs" + track
+	}
+	return vmPaths{
+		root:      root,
+		dir:       filepath.Join(root, "run"+suffix),
+		vmLock:    filepath.Join(root, "vm"+suffix+".lock"),
+		usersLock: filepath.Join(root, "users"+suffix+".lock"),
+	}, nil
 }
 
 func readState(dir string) (*State, error) {
