@@ -500,5 +500,9 @@ func poolName(test string) string {
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	return "lab_" + strings.Trim(b.String(), "_") + "_" + hex.EncodeToString(rnd[:])
+	name := "lab_"
+	if s := strings.Trim(b.String(), "_"); s != "" {
+		name += s + "_"
+	}
+	return name + hex.EncodeToString(rnd[:])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -57,6 +58,6 @@ func (n named) Run(ctx context.Context, c remote.Cmd) error {
 
 func (n named) Close() error { return nil }
 
-func cmdOf(stdout interface{ Write([]byte) (int, error) }, argv ...string) remote.Cmd {
+func cmdOf(stdout io.Writer, argv ...string) remote.Cmd {
 	return remote.Cmd{Argv: argv, Stdout: stdout}
 }

@@ -108,7 +108,7 @@ func (st *State) alive(dir string) bool {
 	if err != nil {
 		return false
 	}
-	if !bytes.Contains(b, []byte(dir)) {
+	if !bytes.Contains(b, []byte(dir+"/")) {
 		return false
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.PID))
