@@ -22,10 +22,11 @@
 // `make lab` started it. Tests stay isolated by working in their own pools
 // (NewPool); pool names are unique across processes.
 //
-// The image is built once (about 5 minutes, needs root: `make lab-image`
+// The image is built once (5-10 minutes, needs root: `make lab-image`
 // or lab/ci-setup.sh) and cached in ~/.cache/zplan-lab under a hash of the
 // recipe in lab/image; changing the recipe rebuilds it. A cold boot takes
-// about 30 s under TCG emulation.
+// 35-70 s under TCG emulation; the first one saves the ready guest, and
+// later boots restore it in about 3 s.
 //
 // Environment:
 //
@@ -36,6 +37,7 @@
 //	ZPLAN_LAB_ZFS      2.3 (default, bookworm-backports) or 2.1 (bookworm)
 //	ZPLAN_LAB_ACCEL    kvm or tcg to override the KVM probe
 //	ZPLAN_LAB_CACHE    cache dir (default $XDG_CACHE_HOME/zplan-lab or ~/.cache/zplan-lab)
+//	ZPLAN_LAB_SNAPSHOT 0: always boot cold, never save or restore the ready guest
 package lab
 
 import (
