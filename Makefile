@@ -13,7 +13,7 @@ test:
 
 # Fast tests only: no lab guest, no sshd.
 test-unit:
-	ZPLAN_LAB=skip ZPLAN_SSHD=skip $(GO) test ./...
+	ZPLAN_LAB=off ZPLAN_SSHD=skip $(GO) test ./...
 
 lint:
 	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
