@@ -78,17 +78,34 @@ func (z *zenv) args(args ...string) []string {
 // and exit code.
 func (z *zenv) zplan(args ...string) (string, int) {
 	z.t.Helper()
-	cmd := exec.Command(zplanBinary(z.t), z.args(args...)...)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		z.t.Fatalf("zplan %s: %v", strings.Join(args, " "), err)
+	for try := 1; ; try++ {
+		cmd := exec.Command(zplanBinary(z.t), z.args(args...)...)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			z.t.Fatalf("zplan %s: %v", strings.Join(args, " "), err)
+		}
+		z.t.Logf("zplan %s (%s, exit %d):\n%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), code, out)
+		if try < 4 && observeRace(string(out)) {
+			// Known bug (see observeRace): another test's snapshot
+			// vanished between zfs list and zfs holds. Nothing was
+			// done yet; run again.
+			z.t.Logf("retrying: observe failed on a snapshot that vanished meanwhile (known bug)")
+			continue
+		}
+		return string(out), code
 	}
-	z.t.Logf("zplan %s (%s, exit %d):\n%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), code, out)
-	return string(out), code
+}
+
+// observeRace recognises the known observe bug: a snapshot with holds
+// that is destroyed between observe's zfs list and its zfs holds (here:
+// by another test working in another pool of the same guest) makes the
+// whole observation fail, instead of being treated as gone.
+func observeRace(out string) bool {
+	return strings.Contains(out, "observe: host") && strings.Contains(out, "listing holds") && strings.Contains(out, "does not exist")
 }
 
 // plan runs zplan plan -detailed-exitcode: exit 0 no changes, 2 changes,
@@ -253,7 +270,14 @@ func cursors(t *testing.T, l *lab.Lab, ds, edge string) []string {
 // hold tags.
 func holdsUnder(t *testing.T, l *lab.Lab, root string) map[string][]string {
 	t.Helper()
-	out := l.Sh(t, "zfs list -H -o name -t snapshot -r "+root+" | xargs -r zfs holds -H")
+	return holdsList(t, l, "-r", root)
+}
+
+// holdsList maps the snapshots zfs list -t snapshot ARGS lists to their
+// hold tags (those without holds are left out).
+func holdsList(t *testing.T, l *lab.Lab, args ...string) map[string][]string {
+	t.Helper()
+	out := l.Sh(t, "zfs list -H -o name -t snapshot "+strings.Join(args, " ")+" | xargs -r zfs holds -H")
 	res := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Split(line, "\t")
@@ -264,11 +288,12 @@ func holdsUnder(t *testing.T, l *lab.Lab, root string) map[string][]string {
 	return res
 }
 
-// snapsWithTag lists the snapshots at or below root held with tag.
-func snapsWithTag(t *testing.T, l *lab.Lab, root, tag string) []string {
+// snapsWithTag lists the snapshots of ds (not of its children) held
+// with tag.
+func snapsWithTag(t *testing.T, l *lab.Lab, ds, tag string) []string {
 	t.Helper()
 	var res []string
-	for s, tags := range holdsUnder(t, l, root) {
+	for s, tags := range holdsList(t, l, "-d", "1", ds) {
 		for _, tg := range tags {
 			if tg == tag {
 				res = append(res, s)
@@ -365,10 +390,10 @@ func resumeTokenBytes(t *testing.T, l *lab.Lab, token string) (int64, string) {
 }
 
 // lastSentBytes parses apply's progress lines ("ADDR: 12.0 MiB sent,
-// ...") and returns the largest figure reported for sends whose address
+// ..." or "ADDR: 12.0 MiB of ~48.1 MiB ...") and returns the largest figure reported for sends whose address
 // contains addrPart, in bytes (approximate: the line is rounded).
 func lastSentBytes(out, addrPart string) int64 {
-	re := regexp.MustCompile(`(?m)^(\S+): ([0-9.]+) (B|KiB|MiB|GiB) sent,`)
+	re := regexp.MustCompile(`(?m)^(\S+): ([0-9.]+) (B|KiB|MiB|GiB) (sent,|of )`)
 	var best int64
 	for _, m := range re.FindAllStringSubmatch(out, -1) {
 		if !strings.Contains(m[1], addrPart) {
@@ -413,6 +438,10 @@ func (z *zenv) inProcessApply() (*plan.Plan, map[string]int64) {
 	}
 	hosts := map[string]remote.Host{"src": z.l.Host("src"), "dst": z.l.Host("dst")}
 	st, err := observe.Observe(z.t.Context(), hosts)
+	for try := 1; err != nil && try < 4 && observeRace("observe: host "+err.Error()); try++ {
+		z.t.Logf("retrying observe (known bug, a snapshot vanished meanwhile): %v", err)
+		st, err = observe.Observe(z.t.Context(), hosts)
+	}
 	if err != nil {
 		z.t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -184,7 +186,9 @@ replication "p" {
 func TestHoldsBlockOutsideDestroy(t *testing.T) {
 	t.Parallel()
 	l := lab.Start(t)
-	src, dst := l.NewPool(t, 160), l.NewPool(t, 64)
+	// ZFS reserves slop space (at least 128 MiB, at most half the pool):
+	// 64 MiB pools hold about 30 MiB.
+	src, dst := l.NewPool(t, 256), l.NewPool(t, 64)
 	sds, tds := src+"/data", dst+"/backup/data"
 	l.Run(t, "zfs", "create", sds)
 	writeRandom(t, l, sds, 1)
@@ -198,7 +202,7 @@ func TestHoldsBlockOutsideDestroy(t *testing.T) {
 		t.Errorf("destroy of held target snapshot: %q, want dataset is busy", ee.Stderr)
 	}
 
-	writeRandom(t, l, sds, 80) // more than the 64 MiB target pool holds
+	writeRandom(t, l, sds, 48) // more than the 64 MiB target pool holds
 	z.advance(5 * time.Minute)
 	next := z.snapName()
 	out, code := z.zplan("apply", "-auto-approve")
@@ -278,4 +282,50 @@ func TestIncrementalFromBookmarkAfterSourceSnapshotDestroyed(t *testing.T) {
 		t.Errorf("target snapshots %v, want [%s %s]", ts, base, next)
 	}
 	z.mustNoChanges()
+}
+
+// TestObserveSurvivesSnapshotDestroyedMeanwhile destroys a held snapshot
+// (not one zplan manages) between observe's zfs list and its zfs holds,
+// deterministically, through a command_prefix wrapper on the host. A
+// snapshot that vanishes meanwhile is an everyday event on a busy host
+// (another tool's retention); it must not make the whole plan fail.
+func TestObserveSurvivesSnapshotDestroyedMeanwhile(t *testing.T) {
+	t.Parallel()
+	l := lab.Start(t)
+	src, dst := l.NewPool(t, 128), l.NewPool(t, 128)
+	sds := src + "/data"
+	victim := src + "/other@victim"
+	armed := "/tmp/" + src + ".armed"
+	wrapper := "/tmp/" + src + ".racer"
+	l.Sh(t, fmt.Sprintf(`zfs create %[1]s && zfs create %[2]s/other && zfs snapshot %[3]s && zfs hold keep %[3]s
+cat > %[4]s <<'X'
+#!/bin/sh
+if [ "$1" = xargs ] && [ -e %[5]s ]; then
+	rm -f %[5]s
+	zfs release keep %[3]s && zfs destroy %[3]s
+fi
+exec "$@"
+X
+chmod +x %[4]s && touch %[5]s`, sds, src, victim, wrapper, armed))
+	t.Cleanup(func() { _, _ = l.Exec(t.Context(), "rm", "-f", wrapper, armed) })
+	writeRandom(t, l, sds, 1)
+	z := newZenv(t, l, oneEdgeConfig(src, dst))
+	cfg, err := os.ReadFile(z.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPrefix := strings.Replace(string(cfg), "host \"src\" {\n", "host \"src\" {\n  command_prefix = [\""+wrapper+"\"]\n", 1)
+	if err := os.WriteFile(z.cfg, []byte(withPrefix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(zplanBinary(t), z.args("plan", "-detailed-exitcode")...)
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	t.Logf("zplan plan (%v):\n%s", err, out)
+	if exists(t, l, victim) {
+		t.Fatalf("the wrapper did not destroy %s during observe", victim)
+	}
+	if !strings.Contains(out, "~ send "+sds+"@") {
+		t.Fatalf("plan failed because %s vanished between zfs list and zfs holds (known bug):\n%s", victim, out)
+	}
 }
