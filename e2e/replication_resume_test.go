@@ -41,10 +41,13 @@ wait:
 	p.kill9(t)
 	killed := time.Now()
 	t.Logf("killed zplan -9 during the send; its output:\n%s", p.output())
-	for {
-		procs := zfsProcs(t, z.l, srcPool) + zfsProcs(t, z.l, dstPool)
+	for first := true; ; first = false {
+		procs := strings.TrimSpace(zfsProcs(t, z.l, srcPool) + "\n" + zfsProcs(t, z.l, dstPool))
 		if procs == "" {
 			break
+		}
+		if first {
+			t.Logf("%s after kill -9, still running in the guest:\n%s", time.Since(killed).Round(100*time.Millisecond), procs)
 		}
 		if time.Since(killed) > 90*time.Second {
 			t.Errorf("zfs processes still running in the guest 90s after kill -9 of zplan:\n%s", procs)
