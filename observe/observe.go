@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -269,7 +271,20 @@ func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) err
 	var out bytes.Buffer
 	err := h.Run(ctx, remote.Cmd{Argv: zfs.HoldsArgv(), Stdin: bytes.NewReader(zfs.HoldsStdin(held)), Stdout: &out})
 	if err != nil {
-		return fmt.Errorf("host %s: listing holds: %w", host.Name, err)
+		// A snapshot destroyed between the listing and this command (by
+		// someone else) is reported and skipped by zfs; the state then
+		// drops it, which is what the host holds now. Any other failure
+		// is an error.
+		gone, ok := vanished(err)
+		if !ok {
+			return fmt.Errorf("host %s: listing holds: %w", host.Name, err)
+		}
+		for _, full := range gone {
+			dsName, snapName, _ := strings.Cut(full, "@")
+			if ds := host.Datasets[dsName]; ds != nil {
+				ds.Snapshots = slices.DeleteFunc(ds.Snapshots, func(s *Snapshot) bool { return s.Name == snapName })
+			}
+		}
 	}
 	holds, err := zfs.ParseHolds(out.Bytes())
 	if err != nil {
@@ -287,6 +302,26 @@ func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) err
 		}
 	}
 	return nil
+}
+
+var cannotOpen = regexp.MustCompile(`^cannot open '([^']+)': dataset does not exist$`)
+
+// vanished returns the names a failed zfs command reported as not
+// existing, and false if it failed for any other reason too.
+func vanished(err error) ([]string, bool) {
+	var ee *remote.ExitError
+	if !errors.As(err, &ee) {
+		return nil, false
+	}
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(ee.Stderr), "\n") {
+		m := cannotOpen.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			return nil, false
+		}
+		names = append(names, m[1])
+	}
+	return names, len(names) > 0
 }
 
 func sortedDatasets(h *Host) []*Dataset {

@@ -100,3 +100,35 @@ func TestObserveOrdersByCreateTXGAndRejectsOrphans(t *testing.T) {
 		t.Errorf("a snapshot without its dataset must be an error naming it, got %v", err)
 	}
 }
+
+// vanishingHost lists two held snapshots but one is destroyed before the
+// holds command runs, as when another tool prunes in between.
+type vanishingHost struct{ stderr string }
+
+func (h *vanishingHost) Name() string { return "v" }
+func (h *vanishingHost) Close() error { return nil }
+func (h *vanishingHost) Run(_ context.Context, c remote.Cmd) error {
+	switch c.Argv[0] {
+	case "zfs":
+		fmt.Fprint(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\n"+
+			"tank@a\tsnapshot\t2\t5\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\n"+
+			"tank@b\tsnapshot\t3\t6\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\n")
+	case "xargs":
+		fmt.Fprint(c.Stdout, "tank@b\tkeep\tSun Nov 22 12:00 2026\n")
+		return &remote.ExitError{Host: "v", Argv: c.Argv, Code: 123, Stderr: h.stderr}
+	}
+	return nil
+}
+
+func TestObserveSkipsSnapshotsDestroyedMeanwhile(t *testing.T) {
+	st, err := ObserveHost(context.Background(), "v", &vanishingHost{stderr: "cannot open 'tank@a': dataset does not exist\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Datasets["tank"].Snapshots; len(s) != 1 || s[0].Name != "b" || !s[0].HasHold("keep") {
+		t.Errorf("snapshots %+v: want only @b, with its hold", s)
+	}
+	if _, err := ObserveHost(context.Background(), "v", &vanishingHost{stderr: "cannot open 'tank@a': permission denied\n"}); err == nil {
+		t.Error("a failure other than a vanished snapshot must be an error")
+	}
+}
