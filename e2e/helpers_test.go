@@ -78,34 +78,17 @@ func (z *zenv) args(args ...string) []string {
 // and exit code.
 func (z *zenv) zplan(args ...string) (string, int) {
 	z.t.Helper()
-	for try := 1; ; try++ {
-		cmd := exec.Command(zplanBinary(z.t), z.args(args...)...)
-		start := time.Now()
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			z.t.Fatalf("zplan %s: %v", strings.Join(args, " "), err)
-		}
-		z.t.Logf("zplan %s (%s, exit %d):\n%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), code, out)
-		if try < 4 && observeRace(string(out)) {
-			// Known bug (see observeRace): another test's snapshot
-			// vanished between zfs list and zfs holds. Nothing was
-			// done yet; run again.
-			z.t.Logf("retrying: observe failed on a snapshot that vanished meanwhile (known bug)")
-			continue
-		}
-		return string(out), code
+	cmd := exec.Command(zplanBinary(z.t), z.args(args...)...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		z.t.Fatalf("zplan %s: %v", strings.Join(args, " "), err)
 	}
-}
-
-// observeRace recognises the known observe bug: a snapshot with holds
-// that is destroyed between observe's zfs list and its zfs holds (here:
-// by another test working in another pool of the same guest) makes the
-// whole observation fail, instead of being treated as gone.
-func observeRace(out string) bool {
-	return strings.Contains(out, "observe: host") && strings.Contains(out, "listing holds") && strings.Contains(out, "does not exist")
+	z.t.Logf("zplan %s (%s, exit %d):\n%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), code, out)
+	return string(out), code
 }
 
 // plan runs zplan plan -detailed-exitcode: exit 0 no changes, 2 changes,
@@ -438,10 +421,6 @@ func (z *zenv) inProcessApply() (*plan.Plan, map[string]int64) {
 	}
 	hosts := map[string]remote.Host{"src": z.l.Host("src"), "dst": z.l.Host("dst")}
 	st, err := observe.Observe(z.t.Context(), hosts)
-	for try := 1; err != nil && try < 4 && observeRace("observe: host "+err.Error()); try++ {
-		z.t.Logf("retrying observe (known bug, a snapshot vanished meanwhile): %v", err)
-		st, err = observe.Observe(z.t.Context(), hosts)
-	}
 	if err != nil {
 		z.t.Fatal(err)
 	}

@@ -328,6 +328,6 @@ chmod +x %[4]s && touch %[5]s`, sds, src, victim, wrapper, armed))
 		t.Fatalf("the wrapper did not destroy %s during observe", victim)
 	}
 	if !strings.Contains(out, "~ send "+sds+"@") {
-		t.Fatalf("plan failed because %s vanished between zfs list and zfs holds (known bug):\n%s", victim, out)
+		t.Fatalf("plan failed because %s vanished between zfs list and zfs holds (observe must drop it):\n%s", victim, out)
 	}
 }
