@@ -54,9 +54,12 @@ func (r *runner) lookup(ctx context.Context, host string, names []string) (map[s
 	return objs, sc.Err()
 }
 
+// onlyNotExist reports whether every complaint in stderr is about a name
+// that does not exist. zfs says "dataset does not exist" for a missing
+// snapshot and "no such pool or dataset" for a missing bookmark.
 func onlyNotExist(stderr string) bool {
 	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if l != "" && !strings.Contains(l, "does not exist") {
+		if l != "" && !strings.Contains(l, "does not exist") && !strings.Contains(l, "no such pool or dataset") {
 			return false
 		}
 	}

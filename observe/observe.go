@@ -315,6 +315,9 @@ func vanished(err error) ([]string, bool) {
 	}
 	var names []string
 	for _, line := range strings.Split(strings.TrimSpace(ee.Stderr), "\n") {
+		if strings.TrimSpace(line) == "no datasets available" {
+			continue // printed when none of the names exists any more
+		}
 		m := cannotOpen.FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil {
 			return nil, false

@@ -128,6 +128,9 @@ func TestObserveSkipsSnapshotsDestroyedMeanwhile(t *testing.T) {
 	if s := st.Datasets["tank"].Snapshots; len(s) != 1 || s[0].Name != "b" || !s[0].HasHold("keep") {
 		t.Errorf("snapshots %+v: want only @b, with its hold", s)
 	}
+	if _, err := ObserveHost(context.Background(), "v", &vanishingHost{stderr: "cannot open 'tank@a': dataset does not exist\nno datasets available\n"}); err != nil {
+		t.Errorf("zfs's closing 'no datasets available' must not make it fatal: %v", err)
+	}
 	if _, err := ObserveHost(context.Background(), "v", &vanishingHost{stderr: "cannot open 'tank@a': permission denied\n"}); err == nil {
 		t.Error("a failure other than a vanished snapshot must be an error")
 	}

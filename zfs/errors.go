@@ -37,6 +37,7 @@ var errorTexts = []struct {
 	{"dataset is busy", ErrBusy},
 	{"it's being held", ErrBusy}, // OpenZFS 2.3, destroying one held snapshot
 	{"does not exist", ErrNotExist},
+	{"no such pool or dataset", ErrNotExist}, // a missing bookmark
 	{"could not find any snapshots", ErrNotExist},
 	{"already exists", ErrExists},
 	{"bookmark exists", ErrExists},

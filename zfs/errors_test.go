@@ -18,6 +18,7 @@ func TestClassify(t *testing.T) {
 		{"cannot hold snapshot 'tank/a@s': tag already exists on this dataset\n", ErrHoldExists},
 		{"cannot release hold from snapshot 'tank/a@s': no such tag on this dataset\n", ErrNoSuchHold},
 		{"cannot open 'tank/nope': dataset does not exist\n", ErrNotExist},
+		{"cannot open 'tank/a#nope': no such pool or dataset\n", ErrNotExist},
 		{"cannot receive incremental stream: destination tank/b has been modified\nsince most recent snapshot\n", ErrTargetModified},
 		{"cannot create bookmark 'tank/a#b': bookmark exists\n", ErrExists},
 		{"cannot create 'tank/x': dataset already exists\n", ErrExists},

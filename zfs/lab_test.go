@@ -136,7 +136,7 @@ func TestRealGUIDLookupWithMissingNames(t *testing.T) {
 	h := l.Host("real")
 	l.Sh(t, fmt.Sprintf("zfs create %[1]s/a && zfs snapshot %[1]s/a@s1 && zfs bookmark %[1]s/a@s1 %[1]s/a#b1", p))
 	var out strings.Builder
-	err := h.Run(t.Context(), remote.Cmd{Argv: zfs.GUIDsArgv(p+"/a@s1", p+"/a@gone", p+"/a#b1"), Stdout: &out})
+	err := h.Run(t.Context(), remote.Cmd{Argv: zfs.GUIDsArgv(p+"/a@s1", p+"/a@gone", p+"/a#b1", p+"/a#gone"), Stdout: &out})
 	if zfs.Classify(err) != zfs.ErrNotExist {
 		t.Fatalf("want a does-not-exist failure, got %v", err)
 	}
