@@ -304,7 +304,9 @@ func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) err
 	return nil
 }
 
-var cannotOpen = regexp.MustCompile(`^cannot open '([^']+)': dataset does not exist$`)
+// cannotOpen matches zfs's complaints about a name that vanished; the
+// wording depends on the object and the OpenZFS version.
+var cannotOpen = regexp.MustCompile(`^cannot (?:open|get holds for) '([^']+)': (?:dataset does not exist|no such pool or dataset)$`)
 
 // vanished returns the names a failed zfs command reported as not
 // existing, and false if it failed for any other reason too.

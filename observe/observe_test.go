@@ -128,6 +128,9 @@ func TestObserveSkipsSnapshotsDestroyedMeanwhile(t *testing.T) {
 	if s := st.Datasets["tank"].Snapshots; len(s) != 1 || s[0].Name != "b" || !s[0].HasHold("keep") {
 		t.Errorf("snapshots %+v: want only @b, with its hold", s)
 	}
+	if _, err := ObserveHost(context.Background(), "v", &vanishingHost{stderr: "cannot get holds for 'tank@a': no such pool or dataset\n"}); err != nil {
+		t.Errorf("OpenZFS 2.3's wording for a vanished snapshot must not be fatal: %v", err)
+	}
 	if _, err := ObserveHost(context.Background(), "v", &vanishingHost{stderr: "cannot open 'tank@a': dataset does not exist\nno datasets available\n"}); err != nil {
 		t.Errorf("zfs's closing 'no datasets available' must not make it fatal: %v", err)
 	}
