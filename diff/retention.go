@@ -2,8 +2,10 @@ package diff
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/plan"
@@ -28,8 +30,36 @@ func (p *planner) retention() {
 		}
 		return keys[i].dataset < keys[j].dataset
 	})
-	for _, k := range keys {
-		p.retainDataset(k, rules[k])
+	// Datasets are independent and retention is most of a large plan's
+	// work: evaluate them in parallel (reading the planner, writing only
+	// results), then add the results in key order, so the plan stays the
+	// same byte for byte.
+	type result struct {
+		kept   []*plan.Kept
+		action *plan.Action
+	}
+	results := make([]result, len(keys))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i].kept, results[i].action = p.retainDataset(keys[i], rules[keys[i]])
+			}
+		}()
+	}
+	for i := range keys {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, r := range results {
+		p.out.Kept = append(p.out.Kept, r.kept...)
+		if r.action != nil {
+			p.add(r.action)
+		}
 	}
 }
 
@@ -48,10 +78,12 @@ func (v verdict) text() string {
 	return v.source + ": " + v.reason
 }
 
-func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
+// retainDataset decides one dataset's destroys. It only reads the
+// planner (retention runs it in parallel).
+func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept []*plan.Kept, destroyAction *plan.Action) {
 	ds := p.dataset(k.host, k.dataset)
 	if ds == nil {
-		return
+		return nil, nil
 	}
 	v := make([]verdict, len(ds.Snapshots))
 	virtual := p.planned[k]
@@ -92,7 +124,6 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		}
 	}
 	var destroy []plan.SnapRef
-	var freed int64
 	for i, s := range ds.Snapshots {
 		vd := v[i]
 		if !vd.covered || p.rolledBack[k][s.Name] {
@@ -111,15 +142,14 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 		}
 		if vd.keep {
 			if p.opts.Explain {
-				p.out.Kept = append(p.out.Kept, &plan.Kept{Host: k.host, Dataset: k.dataset, Snapshot: s.Name, Reason: vd.text()})
+				kept = append(kept, &plan.Kept{Host: k.host, Dataset: k.dataset, Snapshot: s.Name, Reason: vd.text()})
 			}
 			continue
 		}
 		destroy = append(destroy, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used)})
-		freed += int64(s.Used)
 	}
 	if len(destroy) == 0 {
-		return
+		return kept, nil
 	}
 	a := &plan.Action{
 		Address: address("destroy", k.host, k.dataset), Kind: plan.KindDestroy,
@@ -144,7 +174,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) {
 	for _, d := range destroy {
 		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + d.Name, GUID: d.GUID})
 	}
-	p.add(a)
+	return kept, a
 }
 
 // without returns tags minus drop.
