@@ -36,7 +36,12 @@ replication "r1" {
 // syncedEdge sets up src/data with some data and replicates it once.
 func syncedEdge(t *testing.T, l *lab.Lab, mib int) (z *zenv, src, dst, sds, tds string) {
 	t.Helper()
-	src, dst = l.NewPool(t, 128), l.NewPool(t, 128)
+	return syncedEdgeOn(t, l, l.NewPool(t, 128), l.NewPool(t, 128), mib)
+}
+
+// syncedEdgeOn is syncedEdge on pools the caller sized.
+func syncedEdgeOn(t *testing.T, l *lab.Lab, src, dst string, mib int) (z *zenv, _, _, sds, tds string) {
+	t.Helper()
 	sds, tds = src+"/data", dst+"/backup/data"
 	l.Run(t, "zfs", "create", sds)
 	writeRandom(t, l, sds, mib)
@@ -188,13 +193,8 @@ func TestHoldsBlockOutsideDestroy(t *testing.T) {
 	l := lab.Start(t)
 	// ZFS reserves slop space (at least 128 MiB, at most half the pool):
 	// 64 MiB pools hold about 30 MiB.
-	src, dst := l.NewPool(t, 256), l.NewPool(t, 64)
-	sds, tds := src+"/data", dst+"/backup/data"
-	l.Run(t, "zfs", "create", sds)
-	writeRandom(t, l, sds, 1)
-	z := newZenv(t, l, oneEdgeConfig(src, dst))
-	z.mustApply()
-	base := checkEdgeInSync(t, l, sds, tds, "r1")
+	z, _, dst, sds, tds := syncedEdgeOn(t, l, l.NewPool(t, 256), l.NewPool(t, 64), 1)
+	base := z.snapName()
 
 	// The target is held: an outside destroy is refused.
 	ee := l.Fails(t, "zfs", "destroy", tds+"@"+base)

@@ -165,13 +165,8 @@ func TestResumeAfterKill9DuringFullSend(t *testing.T) {
 func TestResumeAfterKill9DuringIncremental(t *testing.T) {
 	t.Parallel()
 	l := lab.Start(t)
-	src, dst := l.NewPool(t, 256), l.NewPool(t, 256)
-	sds, tds := src+"/data", dst+"/backup/data"
-	l.Run(t, "zfs", "create", sds)
-	writeRandom(t, l, sds, 1)
-	z := newZenv(t, l, oneEdgeConfig(src, dst))
-	z.mustApply()
-	base := checkEdgeInSync(t, l, sds, tds, "r1")
+	z, src, dst, sds, tds := syncedEdgeOn(t, l, l.NewPool(t, 256), l.NewPool(t, 256), 1)
+	base := z.snapName()
 
 	writeRandom(t, l, sds, 96)
 	z.advance(5 * time.Minute)
