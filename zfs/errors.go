@@ -2,7 +2,9 @@ package zfs
 
 import (
 	"errors"
+	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/zplan/zplan/remote"
@@ -25,38 +27,113 @@ const (
 	ErrTargetExists             // full recv onto an existing dataset: "must specify -F"
 )
 
-var errorTexts = []struct {
-	text string
+// errorLines are zfs's messages, each matched against a whole line of
+// stderr after the names the command was given are masked as NAME (see
+// maskNames). Anchoring to the line and masking names is what keeps a
+// dataset named "x/already exists" from turning every failure on it
+// into success. Most messages are "cannot VERB 'NAME': REASON" or, for
+// snapshot destroys, "cannot VERB NAME: REASON".
+var errorLines = []struct {
+	re   *regexp.Regexp
 	kind ErrorKind
 }{
-	{"does not have any resumable receive state", ErrNoResumeState},
-	{"must specify -f", ErrTargetExists},
-	{"tag already exists on this dataset", ErrHoldExists},
-	{"no such tag on this dataset", ErrNoSuchHold},
-	{"has been modified", ErrTargetModified},
-	{"dataset is busy", ErrBusy},
-	{"it's being held", ErrBusy}, // OpenZFS 2.3, destroying one held snapshot
-	{"does not exist", ErrNotExist},
-	{"no such pool or dataset", ErrNotExist}, // a missing bookmark
-	{"could not find any snapshots", ErrNotExist},
-	{"already exists", ErrExists},
-	{"bookmark exists", ErrExists},
-	{"permission denied", ErrPermission},
+	{line(`'?NAME'? does not have any resumable receive state(?: to abort)?`), ErrNoResumeState},
+	{line(`must specify -F to overwrite it`), ErrTargetExists},
+	{line(`cannot receive new filesystem stream: destination 'NAME' exists`), ErrTargetExists},
+	{reason(`tag already exists on this dataset`), ErrHoldExists},
+	{reason(`no such tag on this dataset`), ErrNoSuchHold},
+	{line(`cannot receive incremental stream: destination NAME has been modified`), ErrTargetModified},
+	{reason(`dataset is busy`), ErrBusy},
+	{reason(`it's being held\. Run 'zfs holds -r NAME' to see holders\.`), ErrBusy}, // OpenZFS 2.3
+	{reason(`dataset does not exist`), ErrNotExist},
+	{reason(`no such pool or dataset`), ErrNotExist}, // a missing bookmark
+	{line(`could not find any snapshots to destroy; check snapshot names\.`), ErrNotExist},
+	{reason(`dataset already exists`), ErrExists},
+	{reason(`bookmark exists`), ErrExists},
+	{reason(`permission denied`), ErrPermission},
 }
 
-// Classify returns the kind of a zfs failure, ErrOther if unknown.
+// reason matches "cannot ... NAME: REASON" and "cannot ... 'NAME': REASON".
+func reason(r string) *regexp.Regexp {
+	return line(`cannot [a-z ]+ (?:'NAME'|NAME|in NAME): ` + r)
+}
+
+// line anchors a message to a whole line. NAME stands for an object
+// name: masked, or (for names zfs read from stdin) any text without a
+// quote, which ZFS names never contain.
+func line(r string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + strings.ReplaceAll(r, "NAME", `(?:NAME|[^'\n]+)`) + `$`)
+}
+
+// Classify returns the kind of a zfs failure, ErrOther if unknown. A
+// stderr with several lines is classified by the first line that is
+// one of zfs's known messages; every other line must be a known
+// continuation or another line of the same kind, else the failure is
+// ErrOther (something else went wrong too).
 func Classify(err error) ErrorKind {
 	var ee *remote.ExitError
 	if !errors.As(err, &ee) {
 		return ErrOther
 	}
-	msg := strings.ToLower(ee.Stderr)
-	for _, t := range errorTexts {
-		if strings.Contains(msg, t.text) {
+	msg := maskNames(ee.Stderr, ee.Argv)
+	kind := ErrOther
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || continuation[l] {
+			continue
+		}
+		k := classifyLine(l)
+		if k == ErrOther || (kind != ErrOther && k != kind) {
+			return ErrOther
+		}
+		kind = k
+	}
+	return kind
+}
+
+// continuation lines zfs prints after a message they belong to.
+var continuation = map[string]bool{
+	"since most recent snapshot": true,
+	"no datasets available":      true,
+}
+
+func classifyLine(l string) ErrorKind {
+	for _, t := range errorLines {
+		if t.re.MatchString(l) {
 			return t.kind
 		}
 	}
 	return ErrOther
+}
+
+// maskNames replaces every object name the command was given (and the
+// parts zfs prints of them: the dataset of fs@a,b, each fs@a) with NAME,
+// longest first, so that no name can match or break a message pattern.
+func maskNames(stderr string, argv []string) string {
+	var names []string
+	for _, a := range argv {
+		if a == "" || strings.HasPrefix(a, "-") || !strings.ContainsAny(a, "/@#") && !strings.Contains(stderr, "'"+a+"'") {
+			continue
+		}
+		names = append(names, a)
+		ds, snaps, ok := strings.Cut(a, "@")
+		if !ok {
+			ds, _, _ = strings.Cut(a, "#")
+		}
+		names = append(names, ds)
+		if ok {
+			for _, s := range strings.Split(snaps, ",") {
+				names = append(names, ds+"@"+s)
+			}
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return len(names[i]) > len(names[j]) })
+	for _, n := range names {
+		if n != "" {
+			stderr = strings.ReplaceAll(stderr, n, "NAME")
+		}
+	}
+	return stderr
 }
 
 // Tolerate returns nil when err is a zfs failure of one of the kinds ok

@@ -45,3 +45,33 @@ func TestClassifyReceiveTexts(t *testing.T) {
 		}
 	}
 }
+
+// A name must never decide the classification: a dataset named
+// ".../already exists" whose bookmark fails for another reason is a
+// failure, not "bookmark exists" (which apply treats as done).
+func TestClassifyIgnoresNames(t *testing.T) {
+	for _, tc := range []struct {
+		argv   []string
+		stderr string
+		want   ErrorKind
+	}{
+		{BookmarkArgv("tank/already exists@s", "tank/already exists#b"),
+			"cannot create bookmark 'tank/already exists#b': permission denied\n", ErrPermission},
+		{BookmarkArgv("tank/already exists@s", "tank/already exists#b"),
+			"cannot create bookmark 'tank/already exists#b': out of space\n", ErrOther},
+		{DestroySnapshotsArgv("tank/dataset is busy", "a"),
+			"cannot destroy snapshot tank/dataset is busy@a: permission denied\n", ErrPermission},
+		{DestroySnapshotsArgv("tank/x", "dataset does not exist"),
+			"cannot destroy snapshot tank/x@dataset does not exist: dataset is busy\n", ErrBusy},
+		{HoldArgv("t", "tank/no such tag on this dataset@s"),
+			"cannot hold snapshot 'tank/no such tag on this dataset@s': tag already exists on this dataset\n", ErrHoldExists},
+		// A known message next to an unknown one is not the known kind.
+		{BookmarkArgv("tank/a@s", "tank/a#b"),
+			"cannot create bookmark 'tank/a#b': bookmark exists\nsomething else broke\n", ErrOther},
+	} {
+		err := &remote.ExitError{Host: "h", Argv: tc.argv, Code: 1, Stderr: tc.stderr}
+		if got := Classify(err); got != tc.want {
+			t.Errorf("Classify(%q) = %d, want %d", tc.stderr, got, tc.want)
+		}
+	}
+}
