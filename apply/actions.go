@@ -188,9 +188,9 @@ func (r *runner) do(a *plan.Action) error {
 		}
 		return r.zfs(a.Host, zfs.SnapshotArgv(names...))
 	case plan.KindDestroy:
-		var snaps []string
-		for _, s := range a.Snapshots {
-			snaps = append(snaps, s.Name)
+		snaps, err := destroyNames(a)
+		if err != nil {
+			return err
 		}
 		return r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...))
 	case plan.KindDestroyBookmark:
@@ -203,9 +203,9 @@ func (r *runner) do(a *plan.Action) error {
 		return r.zfs(a.Host, zfs.BookmarkArgv(a.Dataset+"@"+a.Snapshots[0].Name, a.Dataset+"#"+a.Bookmark), zfs.ErrExists)
 	case plan.KindRollback:
 		if len(a.Snapshots) > 0 {
-			var snaps []string
-			for _, s := range a.Snapshots {
-				snaps = append(snaps, s.Name)
+			snaps, err := destroyNames(a)
+			if err != nil {
+				return err
 			}
 			if err := r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...)); err != nil {
 				return err
@@ -253,7 +253,7 @@ func (r *runner) send(a *plan.Action) error {
 	}
 	var sendArgv []string
 	if s.Token != "" {
-		sendArgv = zfs.ResumeSendArgv(s.Token)
+		sendArgv = zfs.ResumeSendArgv(s.Flags, s.Token)
 	} else {
 		from := ""
 		if s.From != "" {
@@ -327,4 +327,18 @@ func (r *runner) finishSend(a *plan.Action, guid uint64, held []string) error {
 		}
 	}
 	return nil
+}
+
+// destroyNames returns the names of the snapshots a destroys, refusing
+// any that zfs destroy would read as a range ('%') or a list (','): the
+// planner never plans one, so such a name comes from a crafted plan.
+func destroyNames(a *plan.Action) ([]string, error) {
+	snaps := make([]string, 0, len(a.Snapshots))
+	for _, s := range a.Snapshots {
+		if !zfs.DestroySafe(s.Name) || s.Name == "" {
+			return nil, fmt.Errorf("refusing to destroy %s@%s: zfs destroy would read the name as a range or a list", a.Dataset, s.Name)
+		}
+		snaps = append(snaps, s.Name)
+	}
+	return snaps, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/remote"
+	"github.com/zplan/zplan/zfs"
 	"github.com/zplan/zplan/zfs/zfsfake"
 )
 
@@ -131,9 +132,11 @@ func TestApplyConvergesAndKeepsBookkeeping(t *testing.T) {
 		}
 	}
 	// backup/src did not exist: created as a placeholder parent.
-	st, _ := observe.ObserveHost(context.Background(), "dst", e.dst)
-	if !st.Datasets["backup/src"].Placeholder || st.Datasets["backup/src/data"].Placeholder {
-		t.Errorf("placeholder flags: parent %v, replica %v", st.Datasets["backup/src"].Placeholder, st.Datasets["backup/src/data"].Placeholder)
+	for name, want := range map[string]bool{"backup/src": true, "backup/src/data": false} {
+		out, err := remote.Output(context.Background(), e.dst, zfs.PlaceholderArgv(name)...)
+		if err != nil || zfs.IsPlaceholder([]byte(out), name) != want {
+			t.Errorf("placeholder %s: want %v, zfs says %q (%v)", name, want, out, err)
+		}
 	}
 
 	// Time passes and data changes: the next run sends incrementally.

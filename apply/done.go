@@ -120,7 +120,7 @@ func (r *runner) sendDone(a *plan.Action) (guid uint64, done bool, err error) {
 // zplan creates for it (marked with its own name, see zfs.PropPlaceholder).
 func (r *runner) isPlaceholder(host, dataset string) (bool, error) {
 	var out strings.Builder
-	err := r.hosts[host].Run(r.ctx, remote.Cmd{Argv: []string{"zfs", "list", "-H", "-p", "-o", "name," + zfs.PropPlaceholder, dataset}, Stdout: &out})
+	err := r.hosts[host].Run(r.ctx, remote.Cmd{Argv: zfs.PlaceholderArgv(dataset), Stdout: &out})
 	if err != nil {
 		var ee *remote.ExitError
 		if errors.As(err, &ee) && onlyNotExist(ee.Stderr) {
@@ -128,6 +128,5 @@ func (r *runner) isPlaceholder(host, dataset string) (bool, error) {
 		}
 		return false, fmt.Errorf("checking %s on %s: %w", dataset, host, err)
 	}
-	f := strings.Split(strings.TrimSpace(out.String()), "\t")
-	return len(f) == 2 && f[1] == dataset, nil
+	return zfs.IsPlaceholder([]byte(out.String()), dataset), nil
 }

@@ -140,6 +140,29 @@ func TargetName(r *hclspec.Replication, source string) string {
 	return r.TargetRoot + "/" + rest
 }
 
+// matchesAny reports whether a dataset selector pattern (NAME or
+// NAME/**) covers name.
+func matchesAny(patterns []string, name string) bool {
+	for _, pat := range patterns {
+		root, subtree := strings.CutSuffix(pat, "/**")
+		if name == root || (subtree && strings.HasPrefix(name, root+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// problem records pr unless the same problem is already recorded (a
+// dataset chosen by several blocks).
+func (p *Policy) problem(pr Problem) {
+	for _, q := range p.Problems {
+		if q == pr {
+			return
+		}
+	}
+	p.Problems = append(p.Problems, pr)
+}
+
 // selectDatasets returns the datasets of host that sel chooses, sorted.
 // An exact name that does not exist is recorded as a problem.
 func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.DatasetSelector) []string {
@@ -151,13 +174,16 @@ func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.Data
 	chosen := map[string]bool{}
 	for _, pat := range sel.Include {
 		root, subtree := strings.CutSuffix(pat, "/**")
-		if _, ok := h.Datasets[root]; !ok {
+		_, exists := h.Datasets[root]
+		if _, odd := h.Unreadable[root]; !exists && !odd {
 			p.Problems = append(p.Problems, Problem{Host: host, Dataset: root,
 				Message:    fmt.Sprintf("dataset %s does not exist on host %s", root, host),
 				Resolution: "create it, or remove it from the configuration"})
 			continue
 		}
-		chosen[root] = true
+		if exists {
+			chosen[root] = true
+		}
 		if subtree {
 			for name := range h.Datasets {
 				if strings.HasPrefix(name, root+"/") {
@@ -166,12 +192,17 @@ func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.Data
 			}
 		}
 	}
-	for _, pat := range sel.Exclude {
-		root, subtree := strings.CutSuffix(pat, "/**")
-		for name := range chosen {
-			if name == root || (subtree && strings.HasPrefix(name, root+"/")) {
-				delete(chosen, name)
-			}
+	for name := range chosen {
+		if matchesAny(sel.Exclude, name) {
+			delete(chosen, name)
+		}
+	}
+	// Datasets observe set aside would have been chosen: say so, once.
+	for name, why := range h.Unreadable {
+		if matchesAny(sel.Include, name) && !matchesAny(sel.Exclude, name) {
+			p.problem(Problem{Host: host, Dataset: name,
+				Message:    "set aside, nothing is planned for it: " + why,
+				Resolution: "look at what zfs prints for this dataset (names, hold tags); zplan plans it again once the output reads cleanly"})
 		}
 	}
 	out := make([]string, 0, len(chosen))

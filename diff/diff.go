@@ -45,11 +45,13 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 		releasers:  map[dsKey][]string{},
 		rolledBack: map[dsKey]map[string]bool{},
 		edgeDeps:   map[*desired.Edge][]string{},
+		reported:   map[string]bool{},
 	}
 	for _, pr := range pol.Problems {
 		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
 	}
 	p.snapshots()
+	p.unsafeNames()
 	// Edges are planned in an order where a parent's edge comes before
 	// its children's, so children can depend on the parent's first send.
 	edges := append([]*desired.Edge(nil), pol.Edges...)
@@ -109,6 +111,8 @@ type planner struct {
 	rolledBack map[dsKey]map[string]bool
 	// edgeDeps: actions an edge's first send waits for (a rollback).
 	edgeDeps map[*desired.Edge][]string
+	// reported: snapshots (fs@snap) already reported by unsafeNames.
+	reported map[string]bool
 }
 
 // willRelease records that action addr releases tag from snap.

@@ -105,6 +105,40 @@ func TestPlanGolden(t *testing.T) {
 			),
 		},
 		{
+			// '%' (from a channel program) makes zfs destroy take a range:
+			// the old snapshot that carries it is kept, not sent, and
+			// reported; its neighbours are planned as usual.
+			name: "unsafe_snapshot_names",
+			cfg:  config(),
+			st: state(
+				host("src", fs("tank"), &observe.Dataset{Name: "tank/data", Snapshots: []*observe.Snapshot{
+					snap("zplan_20261120T090000Z", 90, 10, "2026-11-20T09:00"),
+					snap("zplan_20261120T090000Z%zplan_20261122T114500Z", 91, 11, "2026-11-20T09:10"),
+					snap("zplan_20261122T114500Z", 100, 50, "2026-11-22T11:45"),
+					snap("zplan_20261122T120000Z", 101, 51, "2026-11-22T12:00"),
+				}, Bookmarks: []*observe.Bookmark{cursor(100)}}),
+				host("dst", fs("backup"), fs("backup/src"), fs("backup/src/data",
+					snap("zplan_20261122T114500Z", 100, 9, "2026-11-22T11:45", "zplan_last_offsite"))),
+			),
+		},
+		{
+			// Datasets observe set aside (odd output) get nothing planned
+			// and are reported; an edge into a set-aside target is blocked
+			// rather than planned as a full send; the others go ahead.
+			name: "set_aside_datasets",
+			cfg:  config(),
+			st: func() *observe.State {
+				st := state(
+					host("src", fs("tank"), fs("tank/data", snap("zplan_20261122T114500Z", 100, 50, "2026-11-22T11:45")),
+						fs("tank/data/home", snap("zplan_20261122T114500Z", 200, 50, "2026-11-22T11:45"))),
+					host("dst", fs("backup"), fs("backup/src"), fs("backup/src/data", snap("zplan_20261122T114500Z", 100, 9, "2026-11-22T11:45", "zplan_last_offsite"))),
+				)
+				st.Hosts["src"].Unreadable = map[string]string{"tank/data/odd": "tank/data/odd@x: zfs holds printed 2 hold(s) where userrefs is 1"}
+				st.Hosts["dst"].Unreadable = map[string]string{"backup/src/data/home": "zfs list output line 9: name is not a ZFS name"}
+				return st
+			}(),
+		},
+		{
 			name: "in_sync",
 			cfg:  config(),
 			st: state(

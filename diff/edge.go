@@ -61,6 +61,11 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		p.conflict(e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
 		return false
 	}
+	if why, odd := p.st.Hosts[e.TargetHost].Unreadable[e.TargetDataset]; odd {
+		// Not "missing": planning a full send into it would be wrong.
+		p.conflict(e, e.TargetHost, e.TargetDataset, "target dataset set aside: "+why, "")
+		return false
+	}
 	tgt := p.dataset(e.TargetHost, e.TargetDataset)
 	raw, ok := p.rawMode(e, src, tgt)
 	if !ok {
@@ -69,7 +74,9 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 	srcKey := dsKey{e.SourceHost, e.SourceDataset}
 	var cands []cand
 	for _, s := range src.Snapshots {
-		if strings.HasPrefix(s.Name, e.Prefix) {
+		// A name zfs destroy would read as a range or list is not sent:
+		// the target could never prune it (see unsafeNames).
+		if strings.HasPrefix(s.Name, e.Prefix) && zfs.DestroySafe(s.Name) {
 			cands = append(cands, cand{name: s.Name, guid: s.GUID, txg: s.CreateTXG})
 		}
 	}

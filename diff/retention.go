@@ -9,6 +9,7 @@ import (
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/zfs"
 )
 
 // retention plans destroys. Several rules on one dataset combine as a
@@ -128,6 +129,10 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 		vd := v[i]
 		if !vd.covered || p.rolledBack[k][s.Name] {
 			continue
+		}
+		if !vd.keep && !zfs.DestroySafe(s.Name) {
+			// zfs destroy fs@a%b destroys the range a..b: never pass it.
+			vd = verdict{covered: true, keep: true, reason: unsafeNameReason}
 		}
 		if !vd.keep {
 			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && strings.HasPrefix(why, "not yet sent")) {

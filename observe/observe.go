@@ -28,6 +28,24 @@ type State struct {
 type Host struct {
 	Name     string
 	Datasets map[string]*Dataset
+	// Unreadable are datasets set aside because something the host
+	// printed about them did not parse (an odd name, a hold tag zplan
+	// cannot read back, a duplicate line), with why. They are not in
+	// Datasets: nothing is planned for them, and the planner reports
+	// each one a policy covers.
+	Unreadable map[string]string
+}
+
+// setAside moves a dataset out of Datasets into Unreadable; the first
+// reason given for it is kept.
+func (h *Host) setAside(dataset, why string) {
+	if h.Unreadable == nil {
+		h.Unreadable = map[string]string{}
+	}
+	if _, ok := h.Unreadable[dataset]; !ok {
+		h.Unreadable[dataset] = why
+	}
+	delete(h.Datasets, dataset)
 }
 
 // Dataset is a filesystem or volume with its snapshots and bookmarks.
@@ -39,7 +57,6 @@ type Dataset struct {
 	Referenced  uint64
 	Encryption  string
 	KeyStatus   string
-	Placeholder bool
 	ResumeToken string
 	// Token is the decoded ResumeToken (nil if none or not decodable;
 	// TokenErr says why in the latter case).
@@ -147,7 +164,7 @@ func ObserveHost(ctx context.Context, name string, h remote.Host) (*Host, error)
 		pw.CloseWithError(err)
 		runErr <- err
 	}()
-	parseErr := zfs.ScanList(pr, b.add)
+	parseErr := zfs.ScanList(pr, b.add, b.bad)
 	pr.CloseWithError(errors.New("listing parser stopped"))
 	err := <-runErr
 	if parseErr != nil {
@@ -194,6 +211,19 @@ type builder struct {
 	pending []zfs.Entry // snapshots and bookmarks listed before their dataset
 	held    []string    // full names of snapshots with userrefs > 0
 	last    *Dataset    // the dataset listed last: its snapshots follow it
+	bads    []*zfs.LineError
+	dup     []string // datasets listed more than once
+}
+
+// bad keeps a listing line that did not parse; finish sets its dataset
+// aside. A line whose dataset cannot be told fails the host: zplan
+// cannot know what it would be leaving out.
+func (b *builder) bad(le *zfs.LineError) error {
+	if le.Dataset == "" {
+		return fmt.Errorf("%w (no dataset name can be read from it; fix or report what prints it)", le)
+	}
+	b.bads = append(b.bads, le)
+	return nil
 }
 
 func newBuilder(name string) *builder {
@@ -204,8 +234,10 @@ func (b *builder) add(e *zfs.Entry) error {
 	if e.Type == zfs.Filesystem || e.Type == zfs.Volume {
 		b.last = &Dataset{
 			Name: e.Name, Type: e.Type, GUID: e.GUID, Written: e.Written, Referenced: e.Referenced,
-			Encryption: e.Encryption, KeyStatus: e.KeyStatus,
-			Placeholder: e.Placeholder, ResumeToken: e.ResumeToken,
+			Encryption: e.Encryption, KeyStatus: e.KeyStatus, ResumeToken: e.ResumeToken,
+		}
+		if b.host.Datasets[e.Name] != nil {
+			b.dup = append(b.dup, e.Name)
 		}
 		b.host.Datasets[e.Name] = b.last
 		return nil
@@ -239,21 +271,64 @@ func (b *builder) attach(ds *Dataset, e *zfs.Entry) {
 }
 
 func (b *builder) finish() (*Host, []string, error) {
+	h := b.host
+	orphans := map[string]bool{}
 	for i := range b.pending {
 		e := &b.pending[i]
-		ds := b.host.Datasets[e.Dataset()]
+		ds := h.Datasets[e.Dataset()]
 		if ds == nil {
-			return nil, nil, fmt.Errorf("host %s: zfs list shows %s but not its dataset", b.host.Name, e.Name)
+			if !orphans[e.Dataset()] {
+				orphans[e.Dataset()] = true
+				h.setAside(e.Dataset(), fmt.Sprintf("zfs list shows %s but not its dataset", e.Name))
+			}
+			continue
 		}
 		b.attach(ds, e)
 	}
-	for _, ds := range b.host.Datasets {
+	for _, le := range b.bads {
+		h.setAside(le.Dataset, le.Error())
+	}
+	for _, name := range b.dup {
+		h.setAside(name, "zfs list shows the dataset more than once")
+	}
+	for name, ds := range h.Datasets {
 		if !sort.SliceIsSorted(ds.Snapshots, func(i, j int) bool { return ds.Snapshots[i].CreateTXG < ds.Snapshots[j].CreateTXG }) {
 			sort.SliceStable(ds.Snapshots, func(i, j int) bool { return ds.Snapshots[i].CreateTXG < ds.Snapshots[j].CreateTXG })
 		}
 		sort.SliceStable(ds.Bookmarks, func(i, j int) bool { return ds.Bookmarks[i].CreateTXG < ds.Bookmarks[j].CreateTXG })
+		if dup := duplicateName(ds); dup != "" {
+			h.setAside(name, fmt.Sprintf("zfs list shows %s more than once", dup))
+		}
 	}
-	return b.host, b.held, nil
+	held := b.held[:0]
+	for _, full := range b.held {
+		if h.Datasets[zfs.DatasetOf(full)] != nil {
+			held = append(held, full)
+		}
+	}
+	return h, held, nil
+}
+
+// duplicateName returns a snapshot or bookmark name listed twice, if
+// any. Snapshots are sorted by createtxg, and zfs gives each its own
+// txg except for one atomic snapshot of several datasets, so neighbours
+// with equal createtxg are the only candidates; bookmarks are few.
+func duplicateName(ds *Dataset) string {
+	for i := 1; i < len(ds.Snapshots); i++ {
+		for j := i - 1; j >= 0 && ds.Snapshots[j].CreateTXG == ds.Snapshots[i].CreateTXG; j-- {
+			if ds.Snapshots[j].Name == ds.Snapshots[i].Name {
+				return ds.Name + "@" + ds.Snapshots[i].Name
+			}
+		}
+	}
+	seen := make(map[string]bool, len(ds.Bookmarks))
+	for _, bm := range ds.Bookmarks {
+		if seen[bm.Name] {
+			return ds.Name + "#" + bm.Name
+		}
+		seen[bm.Name] = true
+	}
+	return ""
 }
 
 // build assembles a parsed listing (for tests).
@@ -286,20 +361,32 @@ func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) err
 			}
 		}
 	}
-	holds, err := zfs.ParseHolds(out.Bytes())
+	userrefs := make(map[string]uint64, len(held))
+	for _, full := range held {
+		dsName, snapName, _ := strings.Cut(full, "@")
+		if ds := host.Datasets[dsName]; ds != nil {
+			if s := ds.SnapshotByName(snapName); s != nil {
+				userrefs[full] = s.UserRefs
+			}
+		}
+	}
+	holds, err := zfs.ParseHolds(out.Bytes(), userrefs)
 	if err != nil {
 		return fmt.Errorf("host %s: %w", host.Name, err)
 	}
-	for full, tags := range holds {
+	for full, tags := range holds.Tags {
 		dsName, snapName, _ := strings.Cut(full, "@")
-		ds := host.Datasets[dsName]
-		if ds == nil {
-			return fmt.Errorf("host %s: zfs holds names %s, which the listing did not show", host.Name, full)
+		if ds := host.Datasets[dsName]; ds != nil {
+			if s := ds.SnapshotByName(snapName); s != nil {
+				s.Holds = append(s.Holds, tags...)
+				sort.Strings(s.Holds)
+			}
 		}
-		if s := ds.SnapshotByName(snapName); s != nil {
-			s.Holds = append(s.Holds, tags...)
-			sort.Strings(s.Holds)
-		}
+	}
+	// A snapshot whose holds zplan cannot read back costs its dataset:
+	// planning it would mean guessing which holds protect what.
+	for full, why := range holds.Bad {
+		host.setAside(zfs.DatasetOf(full), full+": "+why)
 	}
 	return nil
 }

@@ -89,10 +89,22 @@ func SendArgv(flags []string, from, to string) []string {
 	return append(argv, to)
 }
 
-// ResumeSendArgv continues an interrupted send from a receive_resume_token.
-// The token carries the original flags.
-func ResumeSendArgv(token string) []string {
-	return []string{"zfs", "send", "-t", token}
+// ResumeSendArgv continues an interrupted send from a receive_resume_token,
+// given the edge's send flags (SendOptions.Flags). zfs sends with the
+// token's flags OR'd with the command line's, and the token comes from
+// the receiving host, so -w is passed whenever the edge is raw: a token
+// that drops rawok cannot turn a raw edge into a decrypting send. The
+// other flags are left to the token (zfs refuses -p with -t, and
+// changing -L between the parts of one stream is unsafe); the planner
+// checks the decoded token against the edge before resuming.
+func ResumeSendArgv(flags []string, token string) []string {
+	argv := []string{"zfs", "send"}
+	for _, f := range flags {
+		if f == "-w" {
+			argv = append(argv, f)
+		}
+	}
+	return append(argv, "-t", token)
 }
 
 // RecvArgv receives into dataset, resumably (-s) and without mounting (-u).
@@ -117,4 +129,19 @@ func ResumeTokenArgv(token string) []string {
 // others are still printed.
 func GUIDsArgv(names ...string) []string {
 	return append([]string{"zfs", "list", "-H", "-p", "-t", "filesystem,volume,snapshot,bookmark", "-o", "name,guid,receive_resume_token"}, names...)
+}
+
+// PlaceholderArgv reads one object's zplan:placeholder property. User
+// properties are free text, so they are never part of the bulk listing
+// (see listColumns); this reads one name, and IsPlaceholder accepts
+// only the exact output a placeholder gives.
+func PlaceholderArgv(name string) []string {
+	return []string{"zfs", "list", "-H", "-p", "-o", "name," + PropPlaceholder, name}
+}
+
+// IsPlaceholder reports whether out, the output of PlaceholderArgv(name),
+// marks name as a placeholder zplan created: the value is the object's
+// own name (a child inherits its parent's value, which names the parent).
+func IsPlaceholder(out []byte, name string) bool {
+	return string(out) == name+"\t"+name+"\n"
 }

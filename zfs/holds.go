@@ -1,9 +1,9 @@
 package zfs
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -25,26 +25,71 @@ func HoldsStdin(snapshots []string) []byte {
 	return b.Bytes()
 }
 
-// ParseHolds parses `zfs holds -H` output (NAME TAG TIMESTAMP) into the
-// tags held on each snapshot.
-func ParseHolds(out []byte) (map[string][]string, error) {
-	holds := map[string][]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
-		if line == "" {
+// Holds is what ParseHolds read: the tags on each snapshot, and the
+// snapshots whose holds could not be read reliably, with why.
+type Holds struct {
+	Tags map[string][]string
+	Bad  map[string]string
+}
+
+// ParseHolds parses `zfs holds -H` output (NAME<tab>TAG<tab>TIMESTAMP
+// lines) for the snapshots asked about, given as their full names with
+// the userrefs the listing showed.
+//
+// Hold tags are free text: OpenZFS accepts tabs and newlines in them and
+// prints them raw. So a line only starts a record when it begins with
+// the name of a snapshot asked about and a tab (names contain neither
+// tabs nor newlines); any other line continues the previous record's
+// tag; the timestamp is after the record's last tab (zfs's timestamp
+// has none). A tag could still carry text that looks like a record for
+// another snapshot: counting each snapshot's records against its
+// userrefs catches that, and a snapshot whose count is off goes to Bad
+// (the caller sets its dataset aside) instead of failing the host.
+func ParseHolds(out []byte, userrefs map[string]uint64) (Holds, error) {
+	h := Holds{Tags: map[string][]string{}, Bad: map[string]string{}}
+	type record struct {
+		name string
+		rest []string // after "NAME\t", split at newlines
+	}
+	var recs []*record
+	lines := strings.Split(string(out), "\n")
+	if n := len(lines); n > 0 && lines[n-1] == "" {
+		lines = lines[:n-1]
+	}
+	for i, l := range lines {
+		if name, rest, ok := strings.Cut(l, "\t"); ok {
+			if _, asked := userrefs[name]; asked {
+				recs = append(recs, &record{name: name, rest: []string{rest}})
+				continue
+			}
+		}
+		if len(recs) == 0 {
+			return h, fmt.Errorf("zfs holds output line %d %q: want NAME<tab>TAG<tab>TIMESTAMP for a snapshot asked about", i+1, truncate(l, 200))
+		}
+		last := recs[len(recs)-1]
+		last.rest = append(last.rest, l)
+	}
+	count := map[string]uint64{}
+	for _, r := range recs {
+		count[r.name]++
+		rest := strings.Join(r.rest, "\n")
+		i := strings.LastIndexByte(rest, '\t')
+		if i <= 0 || i == len(rest)-1 {
+			h.Bad[r.name] = fmt.Sprintf("zfs holds printed %q, which is not TAG<tab>TIMESTAMP", truncate(rest, 200))
 			continue
 		}
-		f := strings.Split(line, "\t")
-		if len(f) != 3 || !strings.Contains(f[0], "@") || f[1] == "" {
-			return nil, fmt.Errorf("zfs holds output line %d %q: want NAME<tab>TAG<tab>TIMESTAMP", n, truncate(line, 200))
+		h.Tags[r.name] = append(h.Tags[r.name], rest[:i])
+	}
+	for name, want := range userrefs {
+		if got := count[name]; got != want && h.Bad[name] == "" {
+			h.Bad[name] = fmt.Sprintf("zfs holds printed %d hold(s) where userrefs is %d (a hold tag with a newline, or holds changed meanwhile)", got, want)
 		}
-		holds[f[0]] = append(holds[f[0]], f[1])
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading zfs holds output: %w", err)
+	for name := range h.Bad {
+		delete(h.Tags, name)
 	}
-	return holds, nil
+	for _, tags := range h.Tags {
+		sort.Strings(tags)
+	}
+	return h, nil
 }

@@ -32,11 +32,14 @@ const (
 	PropPlaceholder = "zplan:placeholder"
 )
 
-// listColumns are the columns of the bulk listing, in order.
+// listColumns are the columns of the bulk listing, in order. Every one
+// has a value zfs computes from a fixed alphabet (names, numbers, enums,
+// hex tokens): no user property is listed, because zfs list -H prints
+// their values raw and a newline in one would forge lines for other
+// datasets (see DESIGN.md, threat model).
 var listColumns = []string{
 	"name", "type", "guid", "createtxg", "creation", "used", "referenced",
 	"written", "userrefs", "encryption", "keystatus", "receive_resume_token",
-	PropPlaceholder,
 }
 
 // ListArgv lists every dataset, snapshot and bookmark of a host with the
@@ -61,7 +64,6 @@ type Entry struct {
 	Encryption  string // "off", "aes-256-gcm", ...; "" when not reported
 	KeyStatus   string // "available", "unavailable", "" when unencrypted
 	ResumeToken string
-	Placeholder bool
 }
 
 // Dataset returns the filesystem or volume part of the name.
@@ -87,14 +89,33 @@ func ParseList(out []byte) ([]Entry, error) {
 	err := ScanList(bytes.NewReader(out), func(e *Entry) error {
 		entries = append(entries, *e)
 		return nil
-	})
+	}, nil)
 	return entries, err
 }
+
+// LineError is a listing line that does not parse. Dataset is the
+// dataset the line belongs to, when its name could be read, so that
+// the caller can set aside that dataset instead of the whole host.
+type LineError struct {
+	Line    int
+	Dataset string
+	Text    string
+	Err     error
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("zfs list output line %d %q: %v", e.Line, truncate(e.Text, 200), e.Err)
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
 
 // ScanList parses a listing as it streams in, calling fn for each line
 // with an Entry that is reused for the next line (copy what you keep).
 // Streaming keeps memory flat for hosts with millions of snapshots.
-func ScanList(r io.Reader, fn func(*Entry) error) error {
+// A line that does not parse goes to bad, with its dataset when its name
+// is readable; scanning goes on unless bad returns an error. With a nil
+// bad, the first such line is the error.
+func ScanList(r io.Reader, fn func(*Entry) error, bad func(*LineError) error) error {
 	sc := bufio.NewScanner(r)
 	// Resume tokens are long; allow generous lines.
 	sc.Buffer(make([]byte, 256*1024), 16*1024*1024)
@@ -111,7 +132,17 @@ func ScanList(r io.Reader, fn func(*Entry) error) error {
 			continue
 		}
 		if err := parseListLine(line, fields[:0], &e, in); err != nil {
-			return fmt.Errorf("zfs list output line %d %q: %w", n, truncate(string(line), 200), err)
+			le := &LineError{Line: n, Text: string(line), Err: err}
+			if name, _, _ := bytes.Cut(line, []byte{'\t'}); ValidName(DatasetOf(string(name))) {
+				le.Dataset = DatasetOf(string(name))
+			}
+			if bad == nil {
+				return le
+			}
+			if err := bad(le); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := fn(&e); err != nil {
 			return err
@@ -155,10 +186,10 @@ func parseListLine(line []byte, f [][]byte, e *Entry, in interner) error {
 	}
 	*e = Entry{}
 	var err error
-	if len(f[0]) == 0 {
-		return fmt.Errorf("empty name")
-	}
 	e.Name = string(f[0])
+	if !ValidName(e.Name) {
+		return fmt.Errorf("name %q is not a ZFS name", e.Name)
+	}
 	switch t := Type(f[1]); t {
 	case Filesystem, Volume, Snapshot, Bookmark:
 		e.Type = t
@@ -195,7 +226,12 @@ func parseListLine(line []byte, f [][]byte, e *Entry, in interner) error {
 	e.Encryption = dash(in.get(f[9]))
 	e.KeyStatus = dash(in.get(f[10]))
 	e.ResumeToken = dash(string(f[11]))
-	e.Placeholder = e.Type != Snapshot && e.Type != Bookmark && string(f[12]) == e.Name
+	if e.ResumeToken != "" && !tokenShape(e.ResumeToken) {
+		return fmt.Errorf("column receive_resume_token: %q is not a resume token", truncate(e.ResumeToken, 40))
+	}
+	if e.ResumeToken != "" && e.Type != Filesystem && e.Type != Volume {
+		return fmt.Errorf("a %s cannot have a resume token", e.Type)
+	}
 	return nil
 }
 

@@ -1,0 +1,45 @@
+package diff
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/zfs"
+)
+
+// unsafeNameReason is why retention keeps a snapshot it would destroy
+// whose name zfs destroy cannot take (see zfs.DestroySafe).
+const unsafeNameReason = "its name holds '%' or ',', which zfs destroy reads as a range or a list: zplan neither destroys nor replicates it"
+
+// unsafeNames reports every snapshot retention or replication would
+// manage whose name zfs destroy cannot take: such a name ('%' comes from
+// channel programs) is kept and not sent, and the user has to remove it
+// by exact name. Reported once per snapshot, as a conflict on its
+// dataset; the rest of the dataset is planned as usual.
+func (p *planner) unsafeNames() {
+	check := func(host, dataset, prefix string, any bool) {
+		ds := p.dataset(host, dataset)
+		if ds == nil {
+			return
+		}
+		for _, s := range ds.Snapshots {
+			if (any || strings.HasPrefix(s.Name, prefix)) && !zfs.DestroySafe(s.Name) {
+				full := dataset + "@" + s.Name
+				if p.reported[full] {
+					continue
+				}
+				p.reported[full] = true
+				p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: host, Dataset: dataset,
+					Message:    fmt.Sprintf("snapshot @%s: %s", s.Name, unsafeNameReason),
+					Resolution: fmt.Sprintf("rename it (zfs rename %q %s@NEWNAME) or destroy it with a channel program; zfs destroy would take a range", full, dataset)})
+			}
+		}
+	}
+	for _, r := range p.pol.Retention {
+		check(r.Host, r.Dataset, r.Prefix, r.AdoptForeign)
+	}
+	for _, e := range p.pol.Edges {
+		check(e.SourceHost, e.SourceDataset, e.Prefix, false)
+	}
+}
