@@ -2,19 +2,16 @@ package zfsfake
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zplan/zplan/remote"
+	"github.com/zplan/zplan/zfs"
 )
 
 // A fake send stream is one JSON header line (streamHeader), then
@@ -59,80 +56,28 @@ type partial struct {
 	bytes    int64 // stream bytes received, over all attempts
 }
 
-// token encodes the partial state in the shape of a real token
-// (version-checksum-length-hexpayload); only the fake can decode it.
+// token encodes the partial state as a real token (zfs.EncodeResumeToken),
+// so that zplan decodes the fake's tokens as it decodes real ones.
 func (p *partial) token() string {
-	var b strings.Builder
-	if p.fromGUID != 0 {
-		fmt.Fprintf(&b, "fromguid=%d\n", p.fromGUID)
+	tok, err := zfs.EncodeResumeToken(zfs.ResumeToken{
+		FromGUID: p.fromGUID, ToGUID: p.toGUID, ToName: p.toName, Object: 1, Offset: uint64(p.offset), Bytes: uint64(p.bytes),
+		Raw: p.raw, Compressed: p.compress, LargeBlocks: p.large, Embedded: p.embed,
+	})
+	if err != nil {
+		panic("zfsfake: unencodable resume state: " + err.Error()) // fake names never hold a NUL
 	}
-	fmt.Fprintf(&b, "object=1\noffset=%d\nbytes=%d\ntoguid=%d\ntoname=%s\n", p.offset, p.bytes, p.toGUID, p.toName)
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{p.large, "largeblockok"}, {p.embed, "embedok"}, {p.compress, "compressok"}, {p.raw, "rawok"}} {
-		if f.on {
-			fmt.Fprintf(&b, "%s=1\n", f.name)
-		}
-	}
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write([]byte(b.String()))
-	zw.Close()
-	sum := fnv.New64a()
-	sum.Write(z.Bytes())
-	return fmt.Sprintf("1-%x-%x-%s", sum.Sum64(), b.Len(), hex.EncodeToString(z.Bytes()))
+	return tok
 }
 
 func parseToken(tok string) (*partial, bool) {
-	f := strings.SplitN(tok, "-", 4)
-	if len(f) != 4 || f[0] != "1" {
+	t, err := zfs.DecodeResumeToken(tok)
+	if err != nil || t.Offset > math.MaxInt64 || t.Bytes > math.MaxInt64 {
 		return nil, false
 	}
-	z, err := hex.DecodeString(f[3])
-	if err != nil {
-		return nil, false
-	}
-	sum := fnv.New64a()
-	sum.Write(z)
-	if fmt.Sprintf("%x", sum.Sum64()) != f[1] {
-		return nil, false
-	}
-	zr, err := zlib.NewReader(bytes.NewReader(z))
-	if err != nil {
-		return nil, false
-	}
-	text, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, false
-	}
-	p := &partial{}
-	for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		n, _ := strconv.ParseInt(v, 10, 64)
-		u, _ := strconv.ParseUint(v, 10, 64)
-		switch k {
-		case "fromguid":
-			p.fromGUID = u
-		case "offset":
-			p.offset = n
-		case "bytes":
-			p.bytes = n
-		case "toguid":
-			p.toGUID = u
-		case "toname":
-			p.toName = v
-		case "rawok":
-			p.raw = true
-		case "compressok":
-			p.compress = true
-		case "largeblockok":
-			p.large = true
-		case "embedok":
-			p.embed = true
-		}
-	}
-	return p, p.toGUID != 0 && p.toName != ""
+	return &partial{
+		toName: t.ToName, toGUID: t.ToGUID, fromGUID: t.FromGUID, offset: int64(t.Offset), bytes: int64(t.Bytes),
+		raw: t.Raw, compress: t.Compressed, large: t.LargeBlocks, embed: t.Embedded,
+	}, true
 }
 
 // describe prints a token like `zfs send -nv -t` does (nvlist_print).

@@ -216,7 +216,7 @@ func TestInterruptedReceiveResumes(t *testing.T) {
 	}
 	// Interrupted again while resuming: the offset grows.
 	src.InterruptSendAfter(800)
-	if err := replicate(src, zfs.ResumeSendArgv(d.ResumeToken), dst, "backup/src"); err == nil {
+	if err := replicate(src, zfs.ResumeSendArgv(nil, d.ResumeToken), dst, "backup/src"); err == nil {
 		t.Fatal("interrupted resume succeeded")
 	}
 	tok2 := dst.ResumeToken("backup/src")
@@ -226,7 +226,7 @@ func TestInterruptedReceiveResumes(t *testing.T) {
 		t.Errorf("second interruption: %+v then %+v", p1, p2)
 	}
 	var progress int64
-	err = remote.Pipe(context.Background(), src, zfs.ResumeSendArgv(tok2), dst, zfs.RecvArgv("backup/src"), func(n int64) { progress = n })
+	err = remote.Pipe(context.Background(), src, zfs.ResumeSendArgv(nil, tok2), dst, zfs.RecvArgv("backup/src"), func(n int64) { progress = n })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestSendRefusals(t *testing.T) {
 		{zfs.SendArgv(nil, "", "tank/src@nope"), "cannot open 'tank/src@nope': dataset does not exist\n", zfs.ErrNotExist},
 		{zfs.SendArgv(nil, "tank/src#gone", "tank/src@b"), "warning: cannot send 'tank/src@b': incremental source (tank/src#gone) does not exist\n", zfs.ErrNotExist},
 		{zfs.SendArgv(nil, "tank/src@b", "tank/src@a"), "warning: cannot send 'tank/src@a': not an earlier snapshot from the same fs\n", zfs.ErrOther},
-		{zfs.ResumeSendArgv("garbage"), "cannot resume send: resume token is corrupt (invalid format)\n", zfs.ErrOther},
+		{zfs.ResumeSendArgv(nil, "garbage"), "cannot resume send: resume token is corrupt (invalid format)\n", zfs.ErrOther},
 		{[]string{"zfs", "send", "-R", "tank/src@b"}, "fake zfs: unsupported command: zfs send -R tank/src@b\n", zfs.ErrOther},
 	} {
 		var out bytes.Buffer
