@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // FileSuffix is what a configuration file's name ends with when Load
@@ -95,6 +97,26 @@ func Load(path string, opts ...Option) (*Config, hcl.Diagnostics) {
 	d := &decoder{cfg: cfg, opts: o}
 	d.decode(files)
 	diags = append(diags, d.diags...)
+	// Input variables (-var, ZPLAN_VAR_*) change what the files mean, so
+	// the hash covers their values as decoded: a saved plan made with
+	// other values is refused like one made for other files.
+	// A configuration without variables keeps the hash of its files alone.
+	if v, ok := d.ctx.Variables["var"]; ok && !diags.HasErrors() && v.Type().IsObjectType() && v.LengthInt() > 0 {
+		ty, err1 := ctyjson.MarshalType(v.Type())
+		val, err2 := ctyjson.Marshal(v, v.Type())
+		if err1 != nil || err2 != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot hash the input variables",
+				Detail: fmt.Sprintf("%v. This is a bug in zplan.", errors.Join(err1, err2))})
+			return cfg, diags
+		}
+		for _, b := range [][]byte{[]byte("\x00variables"), ty, val} {
+			var n [8]byte
+			binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+			h.Write(n[:])
+			h.Write(b)
+		}
+		cfg.Hash = hex.EncodeToString(h.Sum(nil))
+	}
 	return cfg, diags
 }
 
