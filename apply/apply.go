@@ -74,6 +74,16 @@ func Apply(ctx context.Context, p *plan.Plan, hosts map[string]remote.Host, opts
 	if opts.Reporter == nil {
 		opts.Reporter = ReporterFunc(func(Event) {})
 	}
+	// A plan read from a file may lack fields the workers index: refuse
+	// it whole, before anything runs (planfile.Validate says more).
+	if errs := p.CheckGraph(); len(errs) > 0 {
+		return Result{}, fmt.Errorf("malformed plan: %w", errors.Join(errs...))
+	}
+	for _, a := range p.Actions {
+		if err := a.CheckShape(); err != nil {
+			return Result{}, fmt.Errorf("malformed plan: %w", err)
+		}
+	}
 	for _, a := range p.Actions {
 		for _, h := range actionHosts(a) {
 			if hosts[h] == nil {
@@ -140,7 +150,7 @@ func (r *runner) run(actions []*plan.Action) (Result, error) {
 				return
 			}
 			r.opts.Reporter.Report(Event{Kind: EventStart, Action: a})
-			r.finish(r.execute(a))
+			r.finish(r.executeGuarded(a))
 		}()
 	}
 	wg.Wait()
@@ -188,6 +198,18 @@ func (r *runner) finish(e Event) {
 	}
 	r.mu.Unlock()
 	r.opts.Reporter.Report(e)
+}
+
+// executeGuarded turns a panic in one action into its failure: a panic
+// in a worker goroutine would kill the process past main's recover,
+// with other sends still running.
+func (r *runner) executeGuarded(a *plan.Action) (e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			e = Event{Kind: EventFailed, Action: a, Err: fmt.Errorf("%s: internal error (this is a bug in zplan): %v", a.Address, v)}
+		}
+	}()
+	return r.execute(a)
 }
 
 func (r *runner) execute(a *plan.Action) Event {

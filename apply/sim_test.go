@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/zfs/zfsfake"
 )
 
@@ -53,6 +55,13 @@ func TestSimulateMonthWithFailures(t *testing.T) {
 			f.host.FailNext(zfsfake.MatchPrefix(f.argv...), "simulated failure", 1)
 		}
 		p := e.plan()
+		// apply FILE refuses what the configuration cannot produce: every
+		// plan the planner makes must pass that check.
+		if pol, err := planfile.PolicyFor(e.cfg, p); err != nil {
+			t.Fatal(err)
+		} else if errs := planfile.Validate(p, pol); len(errs) > 0 {
+			t.Fatalf("step %d (%s): the plan fails saved-plan validation: %v", step, e.now, errors.Join(errs...))
+		}
 		if len(p.Conflicts) > 0 {
 			t.Fatalf("step %d (%s): conflict %+v", step, e.now, *p.Conflicts[0])
 		}

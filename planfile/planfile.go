@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/zplan/zplan/plan"
@@ -57,20 +58,46 @@ func Encode(w io.Writer, p *plan.Plan, created time.Time) error {
 	return err
 }
 
-// Save writes p to path atomically (temporary file, then rename), so a
-// pipeline never picks up half a plan.
+// Save writes p to path atomically, so a pipeline never picks up half a
+// plan: an exclusive temporary file in the same directory (never a
+// predictable name another user could plant first), readable by the
+// owner only (a plan lists every dataset and snapshot), then renamed.
 func Save(path string, p *plan.Plan, created time.Time) error {
 	var buf bytes.Buffer
 	if err := Encode(&buf, p, created); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("saving plan: %w", err)
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	fh, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("saving plan %s: %w", path, err)
+	}
+	tmp := fh.Name()
+	fail := func(err error) error {
+		fh.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("saving plan %s: %w", path, err)
+	}
+	// CreateTemp makes the file 0600 already; Chmod keeps it so under any
+	// future change there.
+	if err := fh.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := fh.Write(buf.Bytes()); err != nil {
+		return fail(err)
+	}
+	if err := fh.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := fh.Close(); err != nil {
+		return fail(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("saving plan: %w", err)
+		return fmt.Errorf("saving plan %s: %w", path, err)
 	}
 	return nil
 }
@@ -93,6 +120,22 @@ func Decode(r io.Reader) (*File, error) {
 	}
 	if f.Plan.FormatVersion != plan.FormatVersion {
 		return nil, fmt.Errorf("plan format version %d is not supported (this zplan reads version %d)", f.Plan.FormatVersion, plan.FormatVersion)
+	}
+	// Null entries would crash whatever reads the plan next.
+	for _, a := range f.Plan.Actions {
+		if a == nil {
+			return nil, fmt.Errorf("%w: a null action", ErrNotPlan)
+		}
+	}
+	for _, c := range f.Plan.Conflicts {
+		if c == nil {
+			return nil, fmt.Errorf("%w: a null conflict", ErrNotPlan)
+		}
+	}
+	for _, k := range f.Plan.Kept {
+		if k == nil {
+			return nil, fmt.Errorf("%w: a null kept entry", ErrNotPlan)
+		}
 	}
 	if f.Plan.ZplanVersion != f.ZplanVersion || f.Plan.ConfigHash != f.ConfigHash {
 		return nil, errors.New("plan file is inconsistent: envelope and plan disagree on version or config hash")

@@ -2,7 +2,10 @@ package planfile
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,5 +105,51 @@ func TestRoundTripAndChecks(t *testing.T) {
 	}
 	if _, err := Decode(strings.NewReader(`{"resource_changes": []}`)); err == nil {
 		t.Error("a show -json document decoded as a plan file")
+	}
+}
+
+// A plan file lists every dataset and snapshot: owner-only, and written
+// through a temporary file nobody can plant in advance.
+func TestSaveIsPrivateAndExclusive(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.zplan")
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The old predictable name, planted as a symlink by someone else.
+	if err := os.Symlink(victim, path+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	for i := 0; i < 2; i++ { // the second Save replaces the first file
+		if err := Save(path, twoDatasets(), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("plan file mode %v, want 0600", st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
+		t.Errorf("Save wrote through the planted %s.tmp: victim now %q", path, b)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 { // plan.zplan, the planted symlink, victim
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("temporary files left behind: %v", names)
+	}
+	if _, err := Load(path); err != nil {
+		t.Errorf("saved file does not load: %v", err)
+	}
+	if err := Save(filepath.Join(dir, "missing", "plan.zplan"), twoDatasets(), time.Now()); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("save into a missing directory: %v", err)
 	}
 }
