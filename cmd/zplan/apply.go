@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/apply"
+	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/lock"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/planfile"
@@ -58,8 +59,12 @@ preconditions no longer hold is refused ("Saved plan is stale: ..."), and
 actions an earlier, interrupted apply of the same file already did are
 recognised and skipped, so a partly applied plan can be applied again.
 
-Every pool the apply works on is locked first (see -lock-timeout and zplan
-force-unlock).`,
+Every pool the configuration names (with a saved plan: every pool it works
+on) is locked before the hosts are observed, so the plan is made under the
+lock. A lock left by a zplan of this controller that died (kill -9, crash,
+reboot) is broken, with a line saying so; one held by a live zplan or by
+another controller is waited for (-lock-timeout) or reported with how to
+remove it (zplan force-unlock).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signalContext()
@@ -84,7 +89,8 @@ force-unlock).`,
 			if f.json {
 				stream = render.NewStream(out)
 			}
-			var p *plan.Plan
+			// A saved plan is checked against the configuration before
+			// anything reaches a host, the locks of the pools it names too.
 			if saved != nil {
 				if err := saved.CheckApplicable(version, s.cfg.Hash); err != nil {
 					if stream != nil {
@@ -94,6 +100,22 @@ force-unlock).`,
 					}
 					return fmt.Errorf("saved plan %s cannot be applied: %w", args[0], err)
 				}
+			}
+			// Lock before observing, so the plan is made (or the saved
+			// one checked) while no other apply can change the pools.
+			if lf.enabled {
+				pools := configPools(s.cfg)
+				if saved != nil {
+					pools = planPools(saved.Plan)
+				}
+				release, err := lockPools(ctx, pools, s.hosts, lf, stream, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				defer release()
+			}
+			var p *plan.Plan
+			if saved != nil {
 				p = saved.Plan
 			} else if p, err = s.makePlan(ctx, f.explain, f.targets); err != nil {
 				return err
@@ -119,13 +141,6 @@ force-unlock).`,
 				rep = newJSONProgress(stream)
 			} else {
 				rep = newProgress(out, cmd.ErrOrStderr(), isTerminal(out))
-			}
-			if lf.enabled {
-				release, err := lockPools(ctx, p, s.hosts, lf, stream, cmd.ErrOrStderr())
-				if err != nil {
-					return err
-				}
-				defer release()
 			}
 			res, err := apply.Apply(ctx, p, s.hosts, apply.Options{Parallelism: parallelism, Reporter: rep, Resume: saved != nil})
 			if stream != nil {
@@ -193,17 +208,46 @@ func staleMessage(err error, saved bool) error {
 	return fmt.Errorf("%s: %s. The hosts changed since the plan was made; make a new plan", what, strings.Join(facts, "; "))
 }
 
-// lockPools takes the lock of every (host, pool) the plan works on, in
-// a fixed order so two applies cannot each wait for the other.
-func lockPools(ctx context.Context, p *plan.Plan, hosts map[string]remote.Host, lf lockFlags, stream *render.Stream, errw io.Writer) (func(), error) {
-	type hp struct{ host, pool string }
-	set := map[hp]bool{}
+// hostPool is one pool of one host.
+type hostPool struct{ host, pool string }
+
+// planPools are the pools a saved plan works on.
+func planPools(p *plan.Plan) map[hostPool]bool {
+	set := map[hostPool]bool{}
 	for _, a := range p.Actions {
-		set[hp{a.Host, poolOf(a.Dataset)}] = true
+		set[hostPool{a.Host, poolOf(a.Dataset)}] = true
 		if a.Send != nil {
-			set[hp{a.Send.TargetHost, poolOf(a.Send.TargetDataset)}] = true
+			set[hostPool{a.Send.TargetHost, poolOf(a.Send.TargetDataset)}] = true
 		}
 	}
+	return set
+}
+
+// configPools are the pools a plan of cfg can work on: those of every
+// dataset pattern and replication target root. Locked before
+// observing, so before the plan says which ones it needs.
+func configPools(cfg *hclspec.Config) map[hostPool]bool {
+	set := map[hostPool]bool{}
+	add := func(host string, sel hclspec.DatasetSelector) {
+		for _, pat := range sel.Include {
+			set[hostPool{host, poolOf(pat)}] = true
+		}
+	}
+	for _, sp := range cfg.Snapshots {
+		add(sp.Host, sp.Datasets)
+	}
+	for _, r := range cfg.Replications {
+		add(r.SourceHost, r.SourceDatasets)
+		set[hostPool{r.TargetHost, poolOf(r.TargetRoot)}] = true
+	}
+	return set
+}
+
+// lockPools takes the lock of every (host, pool) in set, in a fixed
+// order so two applies cannot each wait for the other. A lock left by a
+// dead apply of this controller is broken, with one line saying so.
+func lockPools(ctx context.Context, set map[hostPool]bool, hosts map[string]remote.Host, lf lockFlags, stream *render.Stream, errw io.Writer) (func(), error) {
+	type hp = hostPool
 	keys := make([]hp, 0, len(set))
 	for k := range set {
 		keys = append(keys, k)
@@ -222,7 +266,7 @@ func lockPools(ctx context.Context, p *plan.Plan, hosts map[string]remote.Host, 
 			}
 		}
 	}
-	me := lock.Me(time.Now())
+	me := lock.Me(nil, time.Now())
 	for _, k := range keys {
 		h := hosts[k.host]
 		if h == nil {
@@ -230,6 +274,14 @@ func lockPools(ctx context.Context, p *plan.Plan, hosts map[string]remote.Host, 
 		}
 		l, err := lock.Acquire(ctx, h, k.host, k.pool, me, lock.Options{
 			Timeout: lf.timeout,
+			Broke: func(st lock.Status) {
+				msg := fmt.Sprintf("Broke the lock of %s:%s left by %s: %s", st.Host, st.Pool, st.Owner, st.Why)
+				if stream != nil {
+					stream.Diagnostic("warning", "Broke a dead lock", msg)
+				} else {
+					fmt.Fprintln(errw, msg)
+				}
+			},
 			Waiting: func(st lock.Status) {
 				if stream != nil {
 					stream.Diagnostic("warning", "Waiting for lock", st.String())

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zplan/zplan/lock"
 	"github.com/zplan/zplan/remote"
 	"github.com/zplan/zplan/zfs/zfsfake"
 )
@@ -330,10 +330,10 @@ func TestTargetAndLockFlags(t *testing.T) {
 		!strings.Contains(out, "+ snapshot tank/data/home@") || !strings.Contains(out, "-> dst:backup/src/data/home") {
 		t.Fatalf("-target: exit %d\n%s\n%s", code, out, errOut)
 	}
-	// Another zplan holds the source pool's lock.
-	mustRun(t, w.Host("src"), "zfs", "snapshot", "tank@zplan-lock")
-	mustRun(t, w.Host("src"), "zfs", "hold", "zplan_lock", "tank@zplan-lock")
-	mustRun(t, w.Host("src"), "zfs", "hold", fmt.Sprintf("zplan_lock_owner:other-ci:4242:%d:ci", time.Now().Unix()), "tank@zplan-lock")
+	// Another controller's zplan holds the source pool's lock.
+	other := lock.Owner{Host: "other-ci", MachineID: strings.Repeat("1", 32), BootID: strings.Repeat("2", 32), PIDNS: 1, PID: 4242, Start: 5, Since: time.Now(), User: "ci"}
+	mustRun(t, w.Host("src"), "zfs", "snapshot", "-o", lock.Property+"="+other.Record(), "tank@zplan-lock")
+	mustRun(t, w.Host("src"), "zfs", "hold", other.Tag(), "tank@zplan-lock")
 	_, errOut, code = runCmdline(t, "apply", "-chdir", dir, later, "-auto-approve")
 	if code != 1 || !strings.Contains(errOut, "src:tank is locked by zplan pid 4242 on other-ci") {
 		t.Fatalf("apply while locked: exit %d\n%s", code, errOut)
@@ -344,6 +344,18 @@ func TestTargetAndLockFlags(t *testing.T) {
 	out, _, code = runCmdline(t, "force-unlock", "-chdir", dir, "src:tank")
 	if code != 0 || !strings.Contains(out, "Removed the lock of src:tank (held by zplan pid 4242 on other-ci") {
 		t.Fatalf("force-unlock: exit %d\n%s", code, out)
+	}
+	// A lock left by a dead zplan of this controller is broken, saying so.
+	dead := lock.Me(nil, time.Now())
+	if dead.MachineID == "" || dead.BootID == "" || dead.PIDNS == 0 {
+		t.Skip("this controller has no machine id, boot id or PID namespace to prove an owner dead")
+	}
+	dead.PID = 1<<22 - 1 // above pid_max: no such process
+	mustRun(t, w.Host("src"), "zfs", "snapshot", "-o", lock.Property+"="+dead.Record(), "tank@zplan-lock")
+	mustRun(t, w.Host("src"), "zfs", "hold", dead.Tag(), "tank@zplan-lock")
+	_, errOut, code = runCmdline(t, "apply", "-chdir", dir, later, "-auto-approve")
+	if code != 0 || strings.Count(errOut, "Broke the lock of src:tank left by zplan pid 4194303") != 1 {
+		t.Fatalf("apply over a dead lock: exit %d\n%s", code, errOut)
 	}
 	mustApply(t, dir, later)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/diff"
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/lock"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/planfile"
@@ -134,6 +135,7 @@ func (s *session) observeAndPlan(ctx context.Context, explain bool) (*plan.Plan,
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	lock.Hide(st) // apply observes under its lock; no plan acts on it
 	pol, err := desired.Resolve(s.cfg, st)
 	if err != nil {
 		return nil, nil, nil, err

@@ -15,10 +15,14 @@ func init() {
 		Use:   "force-unlock HOST[:POOL]",
 		Short: "Remove the apply lock of a pool (or of every pool of a host)",
 		Long: `force-unlock removes the lock zplan apply takes on each pool it works on
-(a hold zplan_lock on POOL@zplan-lock, with the owner in a second hold),
-whoever holds it. Use it only when no zplan apply runs against the pool:
-the lock is what keeps two applies from working on the same datasets.
-It prints who held each lock it removes.`,
+(the snapshot POOL@zplan-lock with its owner in the zplan:lock property,
+held by the owner's zplan_lock:... tag), whoever holds it. Use it only when
+no zplan apply runs against the pool: the lock is what keeps two applies
+from working on the same datasets. apply itself breaks a lock whose owner
+provably died on the same controller; force-unlock is for the rest (a
+controller that is gone, another machine). It prints who held each lock it
+removes. A POOL@zplan-lock that zplan did not create is never destroyed:
+zplan's hold tags on it are released and the snapshot is left in place.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signalContext()
@@ -40,11 +44,11 @@ It prints who held each lock it removes.`,
 			removed, err := lock.ForceUnlock(ctx, h, hostName, pools)
 			w := cmd.OutOrStdout()
 			for _, st := range removed {
-				fmt.Fprintf(w, "Removed the lock of %s:%s", st.Host, st.Pool)
-				if st.Owner != nil {
-					fmt.Fprintf(w, " (held by %s)", st.Owner)
+				if st.Foreign != "" {
+					fmt.Fprintf(w, "Left %s@%s on %s in place: %s (released zplan's holds on it, if any)\n", st.Pool, lock.SnapName, st.Host, st.Foreign)
+					continue
 				}
-				fmt.Fprintln(w)
+				fmt.Fprintf(w, "Removed the lock of %s:%s (held by %s)\n", st.Host, st.Pool, st.Owner)
 			}
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
 	"github.com/zplan/zplan/remote"
@@ -135,14 +136,28 @@ func (r *run) xargs() error {
 }
 
 func (r *run) snapshot(args []string) error {
+	// -o NAME=VALUE sets user properties on the new snapshots.
+	props := map[string]string{}
+	for len(args) >= 2 && args[0] == "-o" {
+		k, v, ok := strings.Cut(args[1], "=")
+		if !ok || !strings.Contains(k, ":") {
+			return r.unsupported()
+		}
+		props[k] = v
+		args = args[2:]
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return r.unsupported()
 	}
 	r.h.w.mu.Lock()
-	msg := r.h.snapshot(args)
-	r.h.w.mu.Unlock()
-	if msg != "" {
+	defer r.h.w.mu.Unlock()
+	if msg := r.h.snapshot(args); msg != "" {
 		return r.fail(1, msg)
+	}
+	for _, n := range args {
+		if _, s := r.h.lookupSnap(n); s != nil && len(props) > 0 {
+			s.props = maps.Clone(props)
+		}
 	}
 	return nil
 }

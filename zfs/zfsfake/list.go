@@ -181,6 +181,9 @@ func (h *Host) prop(o object, p string) string {
 		if o.b != nil {
 			return "-"
 		}
+		if v, ok := o.s.propOK(p); ok {
+			return v
+		}
 		for n := d.name; n != ""; n = parentOf(n) {
 			if a := h.ds[n]; a != nil {
 				if v, ok := a.props[p]; ok {
@@ -191,6 +194,15 @@ func (h *Host) prop(o object, p string) string {
 		return "-"
 	}
 	return "-"
+}
+
+// propOK is a user property set on the snapshot itself (nil: a dataset).
+func (s *snapshot) propOK(p string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	v, ok := s.props[p]
+	return v, ok
 }
 
 func liveRef(d *dataset) uint64 {

@@ -138,6 +138,7 @@ type snapshot struct {
 	createtxg uint64
 	creation  time.Time
 	holds     map[string]time.Time
+	props     map[string]string // user properties set on the snapshot itself (zfs snapshot -o)
 }
 
 type bookmark struct {
