@@ -260,7 +260,12 @@ func holdsUnder(t *testing.T, l *lab.Lab, root string) map[string][]string {
 // hold tags (those without holds are left out).
 func holdsList(t *testing.T, l *lab.Lab, args ...string) map[string][]string {
 	t.Helper()
-	out := l.Sh(t, "zfs list -H -o name -t snapshot "+strings.Join(args, " ")+" | xargs -r zfs holds -H")
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	// Names may contain spaces: one name per line through xargs.
+	out := l.Sh(t, "zfs list -H -o name -t snapshot "+strings.Join(quoted, " ")+" | xargs -r -d '\n' zfs holds -H")
 	res := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Split(line, "\t")
