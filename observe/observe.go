@@ -413,7 +413,6 @@ func vanished(err error) ([]string, bool) {
 	return names, len(names) > 0
 }
 
-
 // SnapshotByName returns the snapshot named name (after '@'), or nil.
 func (d *Dataset) SnapshotByName(name string) *Snapshot {
 	for i := len(d.Snapshots) - 1; i >= 0; i-- {
