@@ -46,16 +46,20 @@ var errorLines = []struct {
 	{reason(`dataset is busy`), ErrBusy},
 	{reason(`it's being held\. Run 'zfs holds -r NAME' to see holders\.`), ErrBusy}, // OpenZFS 2.3
 	{reason(`dataset does not exist`), ErrNotExist},
+	{line(`bookmark 'NAME' does not exist\.?`), ErrNotExist},
+	{line(`warning: cannot send 'NAME': incremental source \(NAME\) does not exist`), ErrNotExist},
 	{reason(`no such pool or dataset`), ErrNotExist}, // a missing bookmark
 	{line(`could not find any snapshots to destroy; check snapshot names\.`), ErrNotExist},
 	{reason(`dataset already exists`), ErrExists},
+	{reason(`destination already exists`), ErrExists}, // recv of a snapshot the target has
 	{reason(`bookmark exists`), ErrExists},
 	{reason(`permission denied`), ErrPermission},
 }
 
-// reason matches "cannot ... NAME: REASON" and "cannot ... 'NAME': REASON".
+// reason matches "cannot VERB: REASON", "cannot VERB NAME: REASON" and
+// "cannot VERB 'NAME': REASON".
 func reason(r string) *regexp.Regexp {
-	return line(`cannot [a-z ]+ (?:'NAME'|NAME|in NAME): ` + r)
+	return line(`cannot [a-z ]+(?: 'NAME'| NAME| in NAME)?: ` + r)
 }
 
 // line anchors a message to a whole line. NAME stands for an object
