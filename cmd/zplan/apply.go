@@ -92,7 +92,7 @@ remove it (zplan force-unlock).`,
 			// A saved plan is checked against the configuration before
 			// anything reaches a host, the locks of the pools it names too.
 			if saved != nil {
-				if err := saved.CheckApplicable(version, s.cfg.Hash); err != nil {
+				if err := checkSaved(saved, s.cfg); err != nil {
 					if stream != nil {
 						stream.Version(version)
 						stream.Diagnostic("error", "Saved plan cannot be applied", err.Error())
@@ -169,6 +169,28 @@ remove it (zplan force-unlock).`,
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "do not ask for confirmation")
 	cmd.Flags().IntVar(&parallelism, "parallelism", 4, "how many actions may run at once")
 	rootCmd.AddCommand(cmd)
+}
+
+// checkSaved refuses a saved plan made by another zplan or for another
+// configuration, and then every action in it that the configuration
+// could not have produced: the file is input, and what apply runs must
+// follow from the configuration, not from whoever last edited the file.
+func checkSaved(saved *planfile.File, cfg *hclspec.Config) error {
+	if err := saved.CheckApplicable(version, cfg.Hash); err != nil {
+		return err
+	}
+	pol, err := planfile.PolicyFor(cfg, saved.Plan)
+	if err != nil {
+		return err
+	}
+	if errs := planfile.Validate(saved.Plan, pol); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return fmt.Errorf("the plan contains actions this configuration cannot produce, so nothing was run:\n  %s", strings.Join(msgs, "\n  "))
+	}
+	return nil
 }
 
 func applySummary(res apply.Result) string {
