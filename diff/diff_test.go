@@ -3,6 +3,7 @@ package diff_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/render"
 	"github.com/zplan/zplan/zfs"
 )
@@ -287,6 +289,13 @@ func TestPlanGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, filepath.Join("testdata", tc.name+".golden"), buf.Bytes())
+			// apply FILE refuses what the configuration cannot produce:
+			// every plan the planner makes must pass that check.
+			if fp, err := planfile.PolicyFor(tc.cfg, p); err != nil {
+				t.Fatal(err)
+			} else if errs := append(planfile.Validate(p, pol), planfile.Validate(p, fp)...); len(errs) > 0 {
+				t.Errorf("the plan fails saved-plan validation: %v", errors.Join(errs...))
+			}
 
 			// Same inputs, same plan: byte for byte.
 			p2, _ := diff.Plan(pol, tc.st, now, diff.Options{ZplanVersion: "test", ConfigHash: tc.cfg.Hash, Explain: true})
