@@ -396,9 +396,30 @@ func (v *validator) send() {
 			v.bad(RuleNames, "old cursor %q is not a cursor of edge %s", c, e.ID)
 		}
 	}
+	if a.Kind == plan.KindSendResume {
+		v.resumeToken(s)
+	}
 	for _, n := range s.OldLast {
 		if !validName(n) {
 			v.bad(RuleNames, "old last-received snapshot %q is not a snapshot name", n)
 		}
+	}
+}
+
+// resumeToken: the token, decoded here as apply's zfs send -t will read
+// it, continues this send of this edge and no other stream.
+func (v *validator) resumeToken(s *plan.Send) {
+	t, err := zfs.DecodeResumeToken(s.Token)
+	if err != nil {
+		v.bad(RuleEdge, "%v", err)
+		return
+	}
+	ds, _, _ := strings.Cut(t.ToName, "@")
+	if ds != s.SourceDataset || t.ToGUID != s.ToGUID || t.FromGUID != s.FromGUID {
+		v.bad(RuleEdge, "the resume token continues %s (guid %d from %d), not %s@%s (guid %d from %d)",
+			t.ToName, t.ToGUID, t.FromGUID, s.SourceDataset, s.To, s.ToGUID, s.FromGUID)
+	}
+	if t.Raw != slices.Contains(s.Flags, "-w") {
+		v.bad(RuleFlags, "the resume token is raw=%v, the send flags %q are not", t.Raw, s.Flags)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/zfs"
 )
 
 // testConfig snapshots src tank/data/** (but not tank/data/tmp) and
@@ -57,7 +58,11 @@ func validPlan() *plan.Plan {
 	inc.From, inc.FromGUID = "@"+old1, 5
 	inc.OldCursors, inc.OldLast = []string{plan.CursorName("offsite", 5)}, []string{old1}
 	resume := send("tank/data/vm", old2, 9)
-	resume.Token = "1-abc-def-0123"
+	tok, err := zfs.EncodeResumeToken(zfs.ResumeToken{ToGUID: 9, ToName: "tank/data/vm@" + old2, Bytes: 1 << 20})
+	if err != nil {
+		panic(err)
+	}
+	resume.Token = tok
 	return &plan.Plan{FormatVersion: plan.FormatVersion, ZplanVersion: "1.0", ConfigHash: "test", Time: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC),
 		Actions: []*plan.Action{
 			{Address: snapAddr, Kind: plan.KindSnapshot, Host: "src", Dataset: "tank", Snapshots: []plan.SnapRef{{Name: snapN}},
@@ -163,6 +168,16 @@ func TestValidateRefusesCraftedPlans(t *testing.T) {
 		{"send of a foreign snapshot", nil, action(`send.offsite["tank/data/home`, func(a *plan.Action) {
 			a.Send.To, a.Address, a.Send.ToGUID, a.Send.Cursor = "manual", `send.offsite["tank/data/home@manual"]`, 0, ""
 		}), RulePrefix, `send.offsite["tank/data/home@manual"]`},
+		{"resume token of another dataset", nil, action(`send.offsite["tank/data/vm`, func(a *plan.Action) {
+			a.Send.Token, _ = zfs.EncodeResumeToken(zfs.ResumeToken{ToGUID: 9, ToName: "tank/other@" + old2})
+		}), RuleEdge, "continues tank/other@"},
+		{"resume token of another snapshot", nil, action(`send.offsite["tank/data/vm`, func(a *plan.Action) {
+			a.Send.Token, _ = zfs.EncodeResumeToken(zfs.ResumeToken{ToGUID: 10, ToName: "tank/data/vm@" + old2})
+		}), RuleEdge, "guid 10"},
+		{"raw resume token, plain flags", nil, action(`send.offsite["tank/data/vm`, func(a *plan.Action) {
+			a.Send.Token, _ = zfs.EncodeResumeToken(zfs.ResumeToken{ToGUID: 9, ToName: "tank/data/vm@" + old2, Raw: true})
+		}), RuleFlags, "raw=true"},
+		{"undecodable resume token", nil, action(`send.offsite["tank/data/vm`, func(a *plan.Action) { a.Send.Token = "1-abc-def-0123" }), RuleEdge, "resume token"},
 		{"send with another step tag", nil, action(`send.offsite["tank/data@`, func(a *plan.Action) { a.Send.StepTag = "mine" }), RuleNames, "send.offsite"},
 		{"send with a forged cursor", nil, action(`send.offsite["tank/data/home`, func(a *plan.Action) { a.Send.Cursor = plan.CursorName("other", 6) }), RuleNames, "send.offsite"},
 		{"send destroying a foreign bookmark", nil, action(`send.offsite["tank/data/home`, func(a *plan.Action) { a.Send.OldCursors = []string{"precious"} }), RuleNames, "send.offsite"},
