@@ -175,6 +175,12 @@ func decodePair(b []byte, order byteOrder) (nvPair, error) {
 	if i := bytes.IndexByte(name, 0); i != nameSz-1 {
 		return nvPair{}, fmt.Errorf("name %q is not one NUL-terminated string", name)
 	}
+	// The kernel's pairs are zeroed before they are filled, so the
+	// reserved field and all padding are 0; with that, an accepted
+	// buffer is exactly what packNVList makes of its pairs.
+	if order.Uint16(b[6:]) != 0 || !allZero(b[nvpHeaderSize+nameSz:align8(nvpHeaderSize+nameSz)]) {
+		return nvPair{}, fmt.Errorf("%q: nonzero reserved field or name padding", name[:nameSz-1])
+	}
 	p := nvPair{Name: string(name[:nameSz-1]), Type: typ, NElem: nelem}
 	val := b[align8(nvpHeaderSize+nameSz):]
 	switch f, fixed := nvFixed[typ]; {
@@ -187,6 +193,9 @@ func decodePair(b []byte, order byteOrder) (nvPair, error) {
 		if nelem != 1 || n < 0 || align8(n+1) != len(val) {
 			return nvPair{}, fmt.Errorf("%s: string of %d elements is not one NUL-terminated value filling its %d bytes", p.Name, nelem, len(val))
 		}
+		if !allZero(val[n:]) {
+			return nvPair{}, fmt.Errorf("%s: nonzero bytes after the string", p.Name)
+		}
 		p.Str = string(val[:n])
 	case fixed:
 		if nelem < 0 || (!f.array && nelem != 1) {
@@ -196,11 +205,23 @@ func decodePair(b []byte, order byteOrder) (nvPair, error) {
 		if int64(len(val)) != int64(align8(int(n))) {
 			return nvPair{}, fmt.Errorf("%s: %d elements of %d bytes in %d value bytes", p.Name, nelem, f.size, len(val))
 		}
+		if !allZero(val[n:]) {
+			return nvPair{}, fmt.Errorf("%s: nonzero value padding", p.Name)
+		}
 		p.Value = val[:n]
 	default:
 		return nvPair{}, fmt.Errorf("%s: unsupported data type %d", p.Name, typ)
 	}
 	return p, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // packNVList encodes pairs like fnvlist_pack on a host of the given byte

@@ -210,31 +210,31 @@ func fletcher4Word0(b []byte) (le, be uint64) {
 
 // inflateExactly decompresses a zlib stream (the kernel's gzip compressor
 // is zlib's compress2) that must yield exactly n bytes, as libzfs's
-// uncompress(…) && len == packed_len requires, and reads never more than
-// n+1 bytes of output whatever the stream claims.
+// uncompress(…) && len == packed_len requires, and inflates never more
+// than n+1 bytes whatever the stream holds.
 func inflateExactly(z []byte, n int) ([]byte, error) {
 	br := bytes.NewReader(z)
 	zr, err := zlib.NewReader(br)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, n+1)
-	got, err := io.ReadFull(zr, out)
+	out, err := io.ReadAll(io.LimitReader(zr, int64(n)+1))
 	switch {
-	case err == nil:
+	case err != nil:
+		return nil, fmt.Errorf("decompressing: %w", err)
+	case len(out) > n:
 		return nil, fmt.Errorf("decompresses to more than the declared %d bytes", n)
-	case err != io.ErrUnexpectedEOF && err != io.EOF:
-		return nil, fmt.Errorf("decompressing: %w", err)
-	case got != n:
-		return nil, fmt.Errorf("decompresses to %d bytes, declared %d", got, n)
+	case len(out) != n:
+		return nil, fmt.Errorf("decompresses to %d bytes, declared %d", len(out), n)
 	}
-	if err := zr.Close(); err != nil {
-		return nil, fmt.Errorf("decompressing: %w", err)
+	// At exactly n bytes the stream must end here, its checksum intact.
+	if _, err := zr.Read(make([]byte, 1)); err != io.EOF {
+		return nil, fmt.Errorf("decompressing: no end of stream after the declared %d bytes (%v)", n, err)
 	}
 	if br.Len() != 0 {
 		return nil, fmt.Errorf("%d bytes after the compressed stream", br.Len())
 	}
-	return out[:n], nil
+	return out, nil
 }
 
 // EncodeResumeToken builds the token the kernel would build for t on a

@@ -129,6 +129,9 @@ func (h *Host) checkRecv(target, snapName string, hdr *streamHeader, force bool,
 			return prefix + ": dataset does not exist"
 		case d.partial == nil || d.partial.toGUID != hdr.ToGUID || d.partial.fromGUID != hdr.FromGUID || d.partial.offset != hdr.Offset:
 			return prefix + ": invalid backup stream"
+		case hdr.Raw && hdr.Encryption != "off" && !d.partial.raw:
+			// zfs send -w -t on a token of a decrypting send (lab-checked on 2.3)
+			return prefix + ": cannot perform raw receive on top of existing unencrypted dataset"
 		}
 		return ""
 	}

@@ -172,7 +172,7 @@ func (r *run) send(args []string) error {
 		if to != "" || from != "" || props || (dry != verbose) {
 			return r.unsupported()
 		}
-		return r.resumeSend(tok, dry)
+		return r.resumeSend(tok, dry, hdr)
 	}
 	if dry || verbose || to == "" {
 		return r.unsupported()
@@ -249,8 +249,9 @@ func (h *Host) takeInterrupt() int64 {
 	return b
 }
 
-// resumeSend runs zfs send -t TOKEN (or -nv -t TOKEN when dry).
-func (r *run) resumeSend(tok string, dry bool) error {
+// resumeSend runs zfs send [-wLce] -t TOKEN (or -nv -t TOKEN when dry).
+// As in libzfs, the stream has the token's flags and the command line's.
+func (r *run) resumeSend(tok string, dry bool, flags streamHeader) error {
 	p, ok := parseToken(tok)
 	if !ok {
 		return r.fail(1, "cannot resume send: resume token is corrupt (invalid format)")
@@ -290,7 +291,8 @@ func (r *run) resumeSend(tok string, dry bool) error {
 		}
 		return r.fail(1, msg)
 	}
-	hdr := streamHeader{Raw: p.raw, Compress: p.compress, Large: p.large, Embed: p.embed, FromGUID: p.fromGUID, Resume: true, Offset: p.offset}
+	hdr := streamHeader{Raw: p.raw || flags.Raw, Compress: p.compress || flags.Compress, Large: p.large || flags.Large, Embed: p.embed || flags.Embed,
+		FromGUID: p.fromGUID, Resume: true, Offset: p.offset}
 	h.fillHeader(&hdr, d, s, fromTXG)
 	if dry {
 		h.w.mu.Unlock()

@@ -401,3 +401,34 @@ func TestNicebytes(t *testing.T) {
 		}
 	}
 }
+
+// zplan passes -w with -t on raw edges; zfs ORs it with the token's
+// flags. As real zfs 2.3 does (zfs TestRealResumeWithRawFlag): a raw
+// stream is refused onto the partial state of a decrypting send, which
+// stays, and a plain resume of it still finishes.
+func TestResumeWithRawFlag(t *testing.T) {
+	src, dst := pair(t)
+	src.Create("tank/secret", Opts{Encrypted: true})
+	src.Write("tank/secret", 1<<20)
+	src.Snapshot("tank/secret@a")
+	for _, tc := range []struct{ src, target string }{{"tank/secret@a", "backup/secret"}, {"tank/src@a", "backup/plain"}} {
+		src.InterruptSendAfter(500)
+		if err := replicate(src, zfs.SendArgv(nil, "", tc.src), dst, tc.target); err == nil {
+			t.Fatalf("%s: interrupted send succeeded", tc.src)
+		}
+	}
+	tok := dst.ResumeToken("backup/secret")
+	err := replicate(src, zfs.ResumeSendArgv([]string{"-w"}, tok), dst, "backup/secret")
+	const refusal = "cannot receive resume stream: cannot perform raw receive on top of existing unencrypted dataset"
+	if err == nil || !strings.Contains(err.Error(), refusal) {
+		t.Errorf("-w -t on a decrypting send's token: %v", err)
+	}
+	if dst.ResumeToken("backup/secret") != tok {
+		t.Error("the refused resume changed the partial state")
+	}
+	mustReplicate(src, zfs.ResumeSendArgv(nil, tok), dst, "backup/secret")
+	mustReplicate(src, zfs.ResumeSendArgv([]string{"-w", "-L"}, dst.ResumeToken("backup/plain")), dst, "backup/plain")
+	if got := list(t, dst); got["backup/secret@a"].GUID != src.GUID("tank/secret@a") || got["backup/plain@a"].GUID != src.GUID("tank/src@a") {
+		t.Errorf("after the resumes: %+v %+v", got["backup/secret@a"], got["backup/plain@a"])
+	}
+}
