@@ -25,9 +25,13 @@ type ResumeToken struct {
 	Object   uint64 // where the send resumes: object and offset in it
 	Offset   uint64
 
-	LargeBlocks bool // largeblockok (-L)
-	Embedded    bool // embedok (-e)
-	Compressed  bool // compressok (-c)
+	// The stream's features as the receiver recorded them, not the send
+	// flags (lab-checked on 2.3): -L only where the dataset has blocks
+	// over 128K; -c, and also -w (a raw stream carries blocks as stored);
+	// -e, but never with -w on an encrypted dataset.
+	LargeBlocks bool // largeblockok
+	Embedded    bool // embedok
+	Compressed  bool // compressok
 
 	// Redacted: the token has redact_snaps (it resumes a redacted send)
 	// or book_redact_snaps (its from-bookmark is a redaction bookmark).
@@ -105,17 +109,18 @@ func DecodeResumeToken(token string) (ResumeToken, error) {
 	}
 	// fletcher_4_native sums the payload as 32-bit words of the host that
 	// made it, whose order the nvlist header records.
-	if want := be; nvl.Order == binary.LittleEndian && sum != le || nvl.Order == binary.BigEndian && sum != be {
-		if nvl.Order == binary.LittleEndian {
-			want = le
-		}
+	want := le
+	if nvl.Order == binary.BigEndian {
+		want = be
+	}
+	if sum != want {
 		return t, fmt.Errorf("resume token: checksum %x is not the %v sum %x", sum, nvl.Order, want)
 	}
 	if nvl.Flag != nvUniqueName {
 		return t, fmt.Errorf("resume token: nvlist flags %#x, want NV_UNIQUE_NAME", nvl.Flag)
 	}
 	if err := t.fill(nvl); err != nil {
-		return t, fmt.Errorf("resume token: %w", err)
+		return ResumeToken{}, fmt.Errorf("resume token: %w", err)
 	}
 	return t, nil
 }
