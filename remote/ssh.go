@@ -38,6 +38,14 @@ type SSHConfig struct {
 	// MaxSessions bounds the commands run at once over the one connection
 	// (sshd's MaxSessions defaults to 10); 0: 8. Further commands wait.
 	MaxSessions int
+	// CommandTimeout bounds each command that is not a stream: one that
+	// has not finished by then is stopped like a cancelled one (SIGTERM to
+	// its process group, SIGKILL after 10s) and fails with an error that
+	// wraps context.DeadlineExceeded. The streams are the two ends of a
+	// Pipe (zfs send and zfs receive), which run as long as the data
+	// takes; keepalives catch a dead connection under them. 0: 10 minutes;
+	// negative: no limit.
+	CommandTimeout time.Duration
 	// Lazy defers connecting to the first command: DialSSH then only
 	// checks the settings, and an unreachable host fails only if used.
 	Lazy bool
@@ -197,21 +205,24 @@ func (h *SSHHost) drop(c *sshConn) {
 func (h *SSHHost) dial(ctx context.Context) (*sshConn, error) {
 	hops := []*resolved{}
 	for _, j := range h.r.proxyJump {
-		// Jump hosts are resolved through the ssh config like the target;
-		// keys and known_hosts files set in zplan apply to them too.
+		// Jump hosts are resolved through the ssh config like the target,
+		// and their host keys are always checked, against their own
+		// known_hosts files (UserKnownHostsFile and GlobalKnownHostsFile
+		// of their ssh config entry) and the files set in zplan for the
+		// host. insecure_ignore_host_key is the target's alone: it was set
+		// for one throwaway host, not for the bastion in front of others.
 		jr, err := resolve(SSHConfig{
-			Name:            fmt.Sprintf("%s (jump host %s)", h.r.name, j),
-			Address:         j,
-			IdentityFiles:   h.cfg.IdentityFiles,
-			UseAgent:        h.cfg.UseAgent,
-			KnownHostsFiles: h.cfg.KnownHostsFiles,
-			SSHConfigFile:   h.cfg.SSHConfigFile,
-			ConnectTimeout:  h.cfg.ConnectTimeout,
+			Name:           fmt.Sprintf("%s (jump host %s)", h.r.name, j),
+			Address:        j,
+			IdentityFiles:  h.cfg.IdentityFiles,
+			UseAgent:       h.cfg.UseAgent,
+			SSHConfigFile:  h.cfg.SSHConfigFile,
+			ConnectTimeout: h.cfg.ConnectTimeout,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("host %s: jump host %s: %w", h.r.name, j, err)
 		}
-		jr.insecure = h.r.insecure
+		jr.knownHosts = append(jr.knownHosts, h.r.explicitKnownHosts...)
 		hops = append(hops, jr)
 	}
 	hops = append(hops, h.r)
@@ -336,8 +347,14 @@ func dialHop(ctx context.Context, r *resolved, auth *authSet, prev *ssh.Client) 
 		case len(hk.algorithms) > 0 && strings.Contains(err.Error(), "no common algorithm for host key"):
 			// The server has none of the key types known_hosts records
 			// for it: as suspicious as a changed key.
-			return nil, &HostKeyError{Host: r.name, Address: hk.lookupAddr, Changed: true, KnownHosts: r.knownHosts,
+			e := &HostKeyError{Host: r.name, Address: hk.lookupAddr, Changed: true, KnownHosts: r.knownHosts,
 				KeyType: "(none of " + strings.Join(hk.algorithms, ", ") + ")", Known: hk.known}
+			if hk.onlyCA {
+				e.Changed = false
+				e.Reason = "known_hosts trusts only a certificate authority for it (" + strings.Join(hk.known, ", ") +
+					"), but the server offers no host certificate"
+			}
+			return nil, e
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fmt.Errorf("host %s: authentication as %s failed at %s (offered %s): %w", r.name, r.user, r.addr(), auth.describe(), err)
 		case errors.Is(err, os.ErrDeadlineExceeded) || stopped && errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -475,8 +492,44 @@ func (h *SSHHost) Run(ctx context.Context, c Cmd) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", h.r.name, argv[0], err)
 	}
+	// The clock starts once the command has its session: waiting for a
+	// free session or for the dial is not the command hanging.
+	if d := h.r.commandTimeout; d > 0 && !isStream(c) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, &commandTimeoutError{d: d})
+		defer cancel()
+	}
 	return h.runSession(ctx, sess, argv, c)
 }
+
+// isStream tells the commands that get no CommandTimeout: the ends of a
+// Pipe, whose stdin or stdout is the relay buffer (or the progress
+// counter in front of it). Every other command has its input and output
+// in memory or read as it comes, and should finish in bounded time.
+func isStream(c Cmd) bool {
+	if _, ok := c.Stdin.(*bufPipe); ok {
+		return true
+	}
+	switch c.Stdout.(type) {
+	case *bufPipe, *countingWriter:
+		return true
+	}
+	return false
+}
+
+// defaultCommandTimeout is generous: zfs list or destroy on a large,
+// busy pool can take minutes; a command still running after this is
+// taken as hung (a suspended pool, a stuck txg).
+const defaultCommandTimeout = 10 * time.Minute
+
+// commandTimeoutError is the cause of a context ended by CommandTimeout.
+type commandTimeoutError struct{ d time.Duration }
+
+func (e *commandTimeoutError) Error() string {
+	return fmt.Sprintf("no result within %s (command_timeout), stopped", e.d)
+}
+
+func (e *commandTimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 func (h *SSHHost) newSession(ctx context.Context) (*ssh.Session, error) {
 	for attempt := 0; ; attempt++ {
@@ -591,6 +644,10 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 	wg.Wait()
 
 	if ctx.Err() != nil {
+		var te *commandTimeoutError
+		if errors.As(context.Cause(ctx), &te) {
+			return fmt.Errorf("%s: %s: %w", name, argv[0], te)
+		}
 		return fmt.Errorf("%s: %s: %w", name, argv[0], ctx.Err())
 	}
 	// An input that fails after the command exited does not matter; lost

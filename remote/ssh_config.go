@@ -16,22 +16,26 @@ import (
 // resolved is an SSHConfig merged with ~/.ssh/config: explicit settings
 // win, the ssh config fills the gaps, OpenSSH's defaults fill the rest.
 type resolved struct {
-	name           string
-	alias          string // what the user wrote (for ssh config and messages)
-	hostname       string // what we dial
-	port           int
-	user           string
-	identityFiles  []string
-	explicitIDs    bool // identity files were named, not defaults
-	agentSocket    string
-	knownHosts     []string
-	hostKeyAlias   string
-	proxyJump      []string // jump hosts, outermost first
-	connectTimeout time.Duration
-	keepAlive      time.Duration
-	prefix         []string
-	insecure       bool
-	maxSessions    int
+	name          string
+	alias         string // what the user wrote (for ssh config and messages)
+	hostname      string // what we dial
+	port          int
+	user          string
+	identityFiles []string
+	explicitIDs   bool // identity files were named, not defaults
+	agentSocket   string
+	knownHosts    []string
+	// explicitKnownHosts are the known_hosts files set in zplan
+	// (expanded), also trusted for the host's jump hosts.
+	explicitKnownHosts []string
+	hostKeyAlias       string
+	proxyJump          []string // jump hosts, outermost first
+	connectTimeout     time.Duration
+	keepAlive          time.Duration
+	prefix             []string
+	insecure           bool
+	maxSessions        int
+	commandTimeout     time.Duration // 0: none
 }
 
 func homeDir() string {
@@ -266,22 +270,29 @@ func resolveWith(cfg SSHConfig, l sshCfgLookup) (*resolved, error) {
 		}
 	}
 
+	// Like OpenSSH, the user's files (zplan's known_hosts, else
+	// UserKnownHostsFile) come first, for the messages that say where to
+	// add a key, and the system-wide GlobalKnownHostsFile is read too.
 	if len(cfg.KnownHostsFiles) > 0 {
 		for _, f := range cfg.KnownHostsFiles {
-			r.knownHosts = append(r.knownHosts, expandTokens(f, r, localUser))
+			r.explicitKnownHosts = append(r.explicitKnownHosts, expandTokens(f, r, localUser))
 		}
+		r.knownHosts = append(r.knownHosts, r.explicitKnownHosts...)
 	} else {
-		kh, err := get("UserKnownHostsFile")
+		files, err := knownHostsSetting(get, "UserKnownHostsFile", filepath.Join(homeDir(), ".ssh", "known_hosts"))
 		if err != nil {
 			return nil, err
 		}
-		if kh != "" {
-			for _, f := range strings.Fields(kh) {
-				r.knownHosts = append(r.knownHosts, expandTokens(f, r, localUser))
-			}
-		} else {
-			r.knownHosts = []string{filepath.Join(homeDir(), ".ssh", "known_hosts")}
+		for _, f := range files {
+			r.knownHosts = append(r.knownHosts, expandTokens(f, r, localUser))
 		}
+	}
+	global, err := knownHostsSetting(get, "GlobalKnownHostsFile", "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range global {
+		r.knownHosts = append(r.knownHosts, expandTokens(f, r, localUser))
 	}
 	if hka, err := get("HostKeyAlias"); err != nil {
 		return nil, err
@@ -326,12 +337,38 @@ func resolveWith(cfg SSHConfig, l sshCfgLookup) (*resolved, error) {
 			r.keepAlive = time.Duration(n) * time.Second
 		}
 	}
+	switch {
+	case cfg.CommandTimeout < 0:
+	case cfg.CommandTimeout == 0:
+		r.commandTimeout = defaultCommandTimeout
+	default:
+		r.commandTimeout = cfg.CommandTimeout
+	}
 	r.maxSessions = cfg.MaxSessions
 	if r.maxSessions <= 0 {
 		// OpenSSH's MaxSessions defaults to 10 per connection.
 		r.maxSessions = 8
 	}
 	return r, nil
+}
+
+// knownHostsSetting is the files a known_hosts option of the ssh config
+// names, else def; "none" names no file.
+func knownHostsSetting(get func(string) (string, error), key, def string) ([]string, error) {
+	v, err := get(key)
+	if err != nil {
+		return nil, err
+	}
+	if v == "" {
+		v = def
+	}
+	var files []string
+	for _, f := range strings.Fields(v) {
+		if f != "none" {
+			files = append(files, f)
+		}
+	}
+	return files, nil
 }
 
 func (r *resolved) addr() string { return net.JoinHostPort(r.hostname, strconv.Itoa(r.port)) }

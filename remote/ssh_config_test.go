@@ -25,6 +25,7 @@ func TestResolveSSHConfig(t *testing.T) {
     ServerAliveInterval 9
     HostKeyAlias nas-key
     IdentityAgent none
+    GlobalKnownHostsFile /etc/zplan_global %d/kh3 none
 
 Host *.lan
     User lanuser
@@ -48,7 +49,7 @@ Host *
 	check("addr", r.addr(), "nas.example.org:2222")
 	check("user", r.user, "backup")
 	check("identity", r.identityFiles, []string{home + "/.ssh/nas_backup_nas.example.org", "/keys/second"})
-	check("known hosts", r.knownHosts, []string{home + "/.ssh/kh1", "/etc/kh2"})
+	check("known hosts", r.knownHosts, []string{home + "/.ssh/kh1", "/etc/kh2", "/etc/zplan_global", home + "/kh3"})
 	check("jump", r.proxyJump, []string{"bastion", "ops@gw:2200"})
 	check("timeout", r.connectTimeout, 7*time.Second)
 	check("keepalive", r.keepAlive, 9*time.Second)
@@ -64,7 +65,8 @@ Host *
 	check("explicit addr", r.addr(), "nas.example.org:22")
 	check("explicit user", r.user, "root")
 	check("explicit identity", r.identityFiles, []string{home + "/k"})
-	check("explicit known hosts", r.knownHosts, []string{"/kh"})
+	// zplan's known_hosts replaces UserKnownHostsFile only.
+	check("explicit known hosts", r.knownHosts, []string{"/kh", "/etc/zplan_global", home + "/kh3"})
 
 	// user@host:port in Address; Host patterns; agent from the env.
 	r, err = resolve(SSHConfig{Address: "me@box.lan:2022", UseAgent: true, SSHConfigFile: conf})
@@ -73,7 +75,7 @@ Host *
 	}
 	check("inline", r.target(), "me@box.lan:2022")
 	check("agent env", r.agentSocket, "/agent.sock")
-	check("default known hosts", r.knownHosts, []string{home + "/.ssh/known_hosts"})
+	check("default known hosts", r.knownHosts, []string{home + "/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"})
 	r, err = resolve(SSHConfig{Address: "box.lan", SSHConfigFile: conf})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -15,7 +16,8 @@ import (
 
 // HostKeyError reports a host key that is not trusted: unknown (not in
 // any known_hosts file), changed (a different key is recorded for the
-// host), or revoked. zplan never trusts a key on first use.
+// host), revoked, or a host certificate that is not valid for it.
+// zplan never trusts a key on first use.
 type HostKeyError struct {
 	Host        string // name in the zplan config
 	Address     string // what known_hosts was searched for, host:port
@@ -23,7 +25,10 @@ type HostKeyError struct {
 	Fingerprint string // offered key's SHA256 fingerprint
 	Changed     bool   // known_hosts holds other keys for the host
 	Revoked     bool
-	Known       []string // file:line of the recorded keys, when Changed
+	Cert        bool     // the offered key is a host certificate
+	CA          string   // SHA256 fingerprint of the certificate's signer
+	Reason      string   // why a certificate (or a plain key where only a CA is trusted) is refused
+	Known       []string // file:line of the recorded keys when Changed, of the @revoked line when Revoked
 	KnownHosts  []string // files searched
 }
 
@@ -37,15 +42,23 @@ func (e *HostKeyError) Error() string {
 	if e.Fingerprint == "" {
 		scan = fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, host, file)
 	}
+	entry := host
+	if port != "22" {
+		entry = "[" + host + "]:" + port
+	}
 	switch {
 	case e.Revoked:
-		return fmt.Sprintf("host %s: the host key of %s (%s %s) is marked @revoked in known_hosts; refusing to connect",
-			e.Host, e.Address, e.KeyType, e.Fingerprint)
+		return fmt.Sprintf("host %s: the host key of %s (%s %s) is marked @revoked in known_hosts (%s); refusing to connect",
+			e.Host, e.Address, e.KeyType, e.Fingerprint, strings.Join(e.Known, ", "))
+	case e.Cert:
+		return fmt.Sprintf("host %s: host certificate of %s (%s for key %s, signed by %s) refused: %s. "+
+			"If the authority is yours, trust it for the host with a line '@cert-authority %s <CA public key>' in %s; "+
+			"if the certificate is wrong, issue a new one on the host (ssh-keygen -s CA_KEY -h -n %s /etc/ssh/ssh_host_*_key.pub)",
+			e.Host, e.Address, e.KeyType, e.Fingerprint, e.CA, e.Reason, entry, file, host)
+	case e.Reason != "":
+		return fmt.Sprintf("host %s: host key of %s (%s %s) refused: %s; set HostCertificate in the host's sshd_config, "+
+			"or add its key with: %s", e.Host, e.Address, e.KeyType, e.Fingerprint, e.Reason, scan)
 	case e.Changed:
-		entry := host
-		if port != "22" {
-			entry = "[" + host + "]:" + port
-		}
 		return fmt.Sprintf("host %s: HOST KEY MISMATCH for %s: the server offers %s %s but known_hosts has other keys (%s). "+
 			"Someone may be intercepting the connection, or the host was reinstalled. Check the fingerprint on the host "+
 			"(ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub); if the change is expected, remove the old entry with "+
@@ -81,6 +94,7 @@ type hostKeyChecker struct {
 	lookupAddr string // host:port (or HostKeyAlias:port) searched in known_hosts
 	algorithms []string
 	known      []string // file:line of the keys known_hosts has for the host
+	onlyCA     bool     // known_hosts trusts CAs for the host but has none of its keys
 	callback   ssh.HostKeyCallback
 	err        error // the verdict on the offered key, for a clear message
 }
@@ -94,6 +108,72 @@ var probeKey = func() ssh.PublicKey {
 	}
 	return k
 }()
+
+// certAlgorithms are the host certificate types asked for when
+// known_hosts trusts a certificate authority for the host: the CA's own
+// key type says nothing about the type of the host keys it signs.
+var certAlgorithms = []string{
+	ssh.CertAlgoED25519v01,
+	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
+// knownHostsMarks records, per file:line, the known_hosts lines with a
+// marker, which knownhosts does not report: its KeyError lists
+// @cert-authority keys among the host's keys, as if they were host keys.
+type knownHostsMarks struct {
+	ca      map[string]bool   // file:line of @cert-authority lines
+	revoked map[string]string // key blob → file:line of its @revoked line
+}
+
+func readMarks(files []string) (*knownHostsMarks, error) {
+	m := &knownHostsMarks{ca: map[string]bool{}, revoked: map[string]string{}}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		// Numbered like knownhosts does: every line counts.
+		for i, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "@") {
+				continue
+			}
+			marker, _, key, _, _, err := ssh.ParseKnownHosts([]byte(line))
+			if err != nil {
+				continue // knownhosts.New has already refused bad lines
+			}
+			at := fmt.Sprintf("%s:%d", f, i+1)
+			switch marker {
+			case "cert-authority":
+				m.ca[at] = true
+			case "revoked":
+				m.revoked[string(key.Marshal())] = at
+			}
+		}
+	}
+	return m, nil
+}
+
+// revokedAt is where key, or the key a certificate certifies or was
+// signed by, is marked @revoked ("" if nowhere).
+func (m *knownHostsMarks) revokedAt(key ssh.PublicKey) string {
+	if c, ok := key.(*ssh.Certificate); ok {
+		if at := m.revoked[string(c.Key.Marshal())]; at != "" {
+			return at
+		}
+		return m.revoked[string(c.SignatureKey.Marshal())]
+	}
+	return m.revoked[string(key.Marshal())]
+}
+
+func describeKnown(k knownhosts.KnownKey, ca bool) string {
+	s := fmt.Sprintf("%s:%d %s %s", k.Filename, k.Line, k.Key.Type(), ssh.FingerprintSHA256(k.Key))
+	if ca {
+		s += " (@cert-authority)"
+	}
+	return s
+}
 
 func newHostKeyChecker(r *resolved) (*hostKeyChecker, error) {
 	hk := &hostKeyChecker{lookupAddr: r.addr()}
@@ -116,28 +196,48 @@ func newHostKeyChecker(r *resolved) (*hostKeyChecker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host %s: read known_hosts: %w", r.name, err)
 	}
-	// Offer only the key types known for this host, in the order they
-	// are recorded, so the server presents a key we can check rather than
-	// its preferred type (which would look like a changed key).
+	marks, err := readMarks(files)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: read known_hosts: %w", r.name, err)
+	}
+	// The probe lists every line whose host pattern matches: the host's
+	// own keys and the certificate authorities trusted for it.
+	var plain, cas []knownhosts.KnownKey
 	fake := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: r.port}
 	var ke *knownhosts.KeyError
 	if err := db(hk.lookupAddr, fake, probeKey); errors.As(err, &ke) {
-		seen := map[string]bool{}
 		for _, k := range ke.Want {
-			hk.known = append(hk.known, fmt.Sprintf("%s:%d %s %s", k.Filename, k.Line, k.Key.Type(), ssh.FingerprintSHA256(k.Key)))
-			for _, a := range hostKeyAlgorithms(k.Key.Type()) {
-				if !seen[a] {
-					seen[a] = true
-					hk.algorithms = append(hk.algorithms, a)
-				}
+			ca := marks.ca[fmt.Sprintf("%s:%d", k.Filename, k.Line)]
+			hk.known = append(hk.known, describeKnown(k, ca))
+			if ca {
+				cas = append(cas, k)
+			} else {
+				plain = append(plain, k)
 			}
 		}
 	}
-	hk.callback = func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		err := db(hk.lookupAddr, remote, key)
-		if err == nil {
-			return nil
+	// Offer only the key types we can check, certificates first (like
+	// OpenSSH), then the recorded key types in their order, so the server
+	// presents a key we can verify rather than its preferred type (which
+	// would look like a changed key).
+	seen := map[string]bool{}
+	add := func(algs ...string) {
+		for _, a := range algs {
+			if !seen[a] {
+				seen[a] = true
+				hk.algorithms = append(hk.algorithms, a)
+			}
 		}
+	}
+	if len(cas) > 0 {
+		add(certAlgorithms...)
+		hk.onlyCA = len(plain) == 0
+	}
+	for _, k := range plain {
+		add(hostKeyAlgorithms(k.Key.Type())...)
+	}
+
+	newErr := func(key ssh.PublicKey) *HostKeyError {
 		e := &HostKeyError{
 			Host:        r.name,
 			Address:     hk.lookupAddr,
@@ -145,20 +245,67 @@ func newHostKeyChecker(r *resolved) (*hostKeyChecker, error) {
 			Fingerprint: ssh.FingerprintSHA256(key),
 			KnownHosts:  r.knownHosts,
 		}
-		var ke *knownhosts.KeyError
-		var re *knownhosts.RevokedError
-		switch {
-		case errors.As(err, &re):
-			e.Revoked = true
-		case errors.As(err, &ke):
-			if len(ke.Want) > 0 {
-				e.Changed = true
-				for _, k := range ke.Want {
-					e.Known = append(e.Known, fmt.Sprintf("%s:%d %s %s", k.Filename, k.Line, k.Key.Type(), ssh.FingerprintSHA256(k.Key)))
+		if c, ok := key.(*ssh.Certificate); ok {
+			// The certified key is what ssh-keygen -lf shows on the host.
+			e.Fingerprint = ssh.FingerprintSHA256(c.Key)
+			e.Cert = true
+			e.CA = ssh.FingerprintSHA256(c.SignatureKey)
+		}
+		return e
+	}
+	checker := &ssh.CertChecker{
+		// Only the authorities whose @cert-authority pattern matches
+		// this host may sign its certificate.
+		IsHostAuthority: func(auth ssh.PublicKey, _ string) bool {
+			for _, k := range cas {
+				if bytes.Equal(k.Key.Marshal(), auth.Marshal()) {
+					return true
 				}
 			}
-		default:
-			return fmt.Errorf("host %s: check host key: %w", r.name, err)
+			return false
+		},
+		IsRevoked: func(c *ssh.Certificate) bool { return marks.revokedAt(c) != "" },
+		// A plain key must be one of the host's own keys: a CA key
+		// offered as a host key is not trusted.
+		HostKeyFallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			for _, k := range plain {
+				if bytes.Equal(k.Key.Marshal(), key.Marshal()) {
+					return nil
+				}
+			}
+			e := newErr(key)
+			if len(plain) > 0 {
+				e.Changed = true
+				for _, k := range plain {
+					e.Known = append(e.Known, describeKnown(k, false))
+				}
+			} else if len(cas) > 0 {
+				e.Reason = "known_hosts trusts only a certificate authority for it, but the server offered a plain key"
+			}
+			return e
+		},
+	}
+	hk.callback = func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		if at := marks.revokedAt(key); at != "" {
+			e := newErr(key)
+			e.Revoked = true
+			e.Known = []string{at}
+			hk.err = e
+			return e
+		}
+		err := checker.CheckHostKey(hk.lookupAddr, remote, key)
+		if err == nil {
+			return nil
+		}
+		var e *HostKeyError
+		if !errors.As(err, &e) {
+			// A certificate the authorities did not sign, or not valid
+			// now or for this host name.
+			e = newErr(key)
+			e.Reason = strings.TrimPrefix(err.Error(), "ssh: ")
+			if strings.HasPrefix(e.Reason, "no authorities for hostname") {
+				e.Reason = "no @cert-authority line in known_hosts for " + hk.lookupAddr + " has its signer"
+			}
 		}
 		hk.err = e
 		return e

@@ -41,6 +41,9 @@ type Server struct {
 	UserSigner     ssh.Signer    // same key, in memory
 	KnownHostsFile string        // holds HostKey for [Host]:Port
 	ConfigFile     string        // sshd_config
+	CA             ssh.PublicKey // signer of the host certificate, with Options.HostCert
+	CAKeyFile      string        // its private key
+	HostCertFile   string        // the certificate sshd presents
 
 	cmd  *exec.Cmd
 	log  *lockedBuffer
@@ -67,6 +70,15 @@ func Available() bool {
 type Options struct {
 	// RSAHostKey adds an RSA host key, listed before the ed25519 one.
 	RSAHostKey bool
+	// HostCert makes sshd also present its ed25519 host key in a
+	// certificate signed by a fresh CA (ssh-keygen -s).
+	HostCert *HostCert
+}
+
+// HostCert says what the host certificate certifies.
+type HostCert struct {
+	Principals []string // host names it is valid for (ssh-keygen -n)
+	Validity   string   // ssh-keygen -V interval, "" for forever
 }
 
 // Start starts sshd for the test and stops it at cleanup. Without sshd the
@@ -119,6 +131,11 @@ func start(dir string, o Options) (*Server, error) {
 		s.RSAHostKey = rs.PublicKey()
 		hostKeys = append([]string{f}, hostKeys...)
 	}
+	if o.HostCert != nil {
+		if err := s.signHostKey(hostKeyFile, *o.HostCert); err != nil {
+			return nil, err
+		}
+	}
 	s.UserKeyFile = filepath.Join(dir, "id_ed25519")
 	if s.UserSigner, err = writeKey(s.UserKeyFile); err != nil {
 		return nil, err
@@ -167,6 +184,9 @@ func (s *Server) writeConfig(hostKeys []string, authKeys string) error {
 	for _, f := range hostKeys {
 		fmt.Fprintf(&hk, "HostKey %s\n", f)
 	}
+	if s.HostCertFile != "" {
+		fmt.Fprintf(&hk, "HostCertificate %s\n", s.HostCertFile)
+	}
 	cfg := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 %sPidFile %s
@@ -185,6 +205,27 @@ LogLevel VERBOSE
 	if err := os.WriteFile(s.ConfigFile, []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("write sshd_config: %w", err)
 	}
+	return nil
+}
+
+// signHostKey makes a CA and signs the host key with it, as an admin
+// would with ssh-keygen -s.
+func (s *Server) signHostKey(hostKeyFile string, c HostCert) error {
+	s.CAKeyFile = filepath.Join(s.Dir, "host_ca")
+	ca, err := writeKey(s.CAKeyFile)
+	if err != nil {
+		return err
+	}
+	s.CA = ca.PublicKey()
+	args := []string{"-q", "-s", s.CAKeyFile, "-h", "-I", "zplan-test-host", "-n", strings.Join(c.Principals, ",")}
+	if c.Validity != "" {
+		args = append(args, "-V", c.Validity)
+	}
+	args = append(args, hostKeyFile+".pub")
+	if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("ssh-keygen %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	s.HostCertFile = hostKeyFile + "-cert.pub"
 	return nil
 }
 
