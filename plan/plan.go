@@ -34,6 +34,11 @@ const (
 	KindRollback Kind = "rollback"
 )
 
+// DestroysSnapshots reports whether the kind destroys the snapshots in
+// its Snapshots (a rollback destroys the target's own before rolling
+// back): every view and policy gate must count those as destroys.
+func (k Kind) DestroysSnapshots() bool { return k == KindDestroy || k == KindRollback }
+
 // IsSend reports whether the kind moves data between hosts.
 func (k Kind) IsSend() bool {
 	return k == KindSendFull || k == KindSendIncremental || k == KindSendResume
@@ -121,6 +126,10 @@ const (
 	PreAbsent PreKind = "absent"
 	// PreResumeToken: dataset Object's receive_resume_token equals Value ("" = none).
 	PreResumeToken PreKind = "resume_token"
+	// PreWritten: filesystem or volume Object's written property (bytes
+	// written since its newest snapshot) is at most Value, a decimal
+	// number: what the plan saw, and so what a rollback may discard.
+	PreWritten PreKind = "written"
 )
 
 // Precondition is a fact about a host that must still hold when the
@@ -147,6 +156,8 @@ func (p Precondition) String() string {
 			return fmt.Sprintf("%s: %s has no resume token", p.Host, p.Object)
 		}
 		return fmt.Sprintf("%s: %s has resume token %.16s…", p.Host, p.Object, p.Value)
+	case PreWritten:
+		return fmt.Sprintf("%s: %s has at most %s bytes written since its newest snapshot", p.Host, p.Object, p.Value)
 	}
 	return string(p.Kind)
 }

@@ -59,7 +59,7 @@ func Markdown(w io.Writer, p *plan.Plan) error {
 			get(a.Host, a.Dataset).create++
 		case a.Kind.IsSend():
 			get(a.Send.TargetHost, a.Send.TargetDataset).send++
-		case a.Kind == plan.KindDestroy:
+		case a.Kind.DestroysSnapshots():
 			get(a.Host, a.Dataset).destroy += len(a.Snapshots)
 		default:
 			get(a.Host, a.Dataset).other++
@@ -98,16 +98,16 @@ func destroyBanner(p *plan.Plan) string {
 	var freed int64
 	where := map[string]bool{}
 	for _, a := range p.Actions {
-		switch a.Kind {
-		case plan.KindDestroy:
+		switch {
+		case a.Kind.DestroysSnapshots():
 			snaps += len(a.Snapshots)
 			for _, s := range a.Snapshots {
 				freed += s.Bytes
 			}
 			where[a.Host+":"+a.Dataset] = true
-		case plan.KindDestroyBookmark:
+		case a.Kind == plan.KindDestroyBookmark:
 			bms++
-		case plan.KindAbortResume:
+		case a.Kind == plan.KindAbortResume:
 			aborts++
 			where[a.Host+":"+a.Dataset] = true
 		}

@@ -125,7 +125,11 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 					"host": a.Host, "dataset": ds, "snapshot": a.Snapshots[0].Name, "atomic_with": a.Datasets})
 				s.Create++
 			}
-		case plan.KindDestroy:
+		case plan.KindDestroy, plan.KindRollback:
+			if a.Kind == plan.KindRollback {
+				add(a, "zfs_rollback", a.Dataset+"@"+a.Bookmark, a.Dataset, "delete", a.Reason,
+					map[string]any{"host": a.Host, "dataset": a.Dataset}, map[string]any{"host": a.Host, "dataset": a.Dataset, "rolled_back_to": a.Bookmark})
+			}
 			for _, sn := range a.Snapshots {
 				rc := add(a, "zfs_snapshot", a.Dataset+"@"+sn.Name, a.Dataset, "delete", sn.Reason, map[string]any{
 					"host": a.Host, "dataset": a.Dataset, "snapshot": sn.Name, "guid": sn.GUID, "bytes": sn.Bytes}, nil)

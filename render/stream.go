@@ -62,7 +62,7 @@ func (s *Stream) Diagnostic(severity, summary, detail string) {
 // ChangeAction is the terraform-style verb of an action kind.
 func ChangeAction(k plan.Kind) string {
 	switch k {
-	case plan.KindDestroy, plan.KindDestroyBookmark, plan.KindRelease, plan.KindAbortResume:
+	case plan.KindDestroy, plan.KindRollback, plan.KindDestroyBookmark, plan.KindRelease, plan.KindAbortResume:
 		return "delete"
 	case plan.KindSendResume:
 		return "update"
@@ -92,7 +92,7 @@ func (s *Stream) Plan(p *plan.Plan, operation string) {
 		if a.Estimate > 0 {
 			ch["bytes"] = a.Estimate
 		}
-		if a.Kind == plan.KindDestroy {
+		if a.Kind.DestroysSnapshots() {
 			var freed int64
 			for _, sn := range a.Snapshots {
 				freed += sn.Bytes
