@@ -33,6 +33,7 @@ type Host struct {
 	InsecureIgnoreHostKey bool
 	CommandPrefix         []string // e.g. ["sudo", "-n"]
 	ConnectTimeout        time.Duration
+	CommandTimeout        time.Duration // 0: the SSH transport's default; negative: no limit
 	SSHConfigFile         string
 	DefRange              hcl.Range
 }

@@ -42,7 +42,7 @@ var variableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 var hostSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "address"}, {Name: "port"}, {Name: "user"}, {Name: "identity_files"}, {Name: "agent"},
 	{Name: "known_hosts"}, {Name: "command_prefix"}, {Name: "connect_timeout"}, {Name: "ssh_config"},
-	{Name: "insecure_ignore_host_key"},
+	{Name: "insecure_ignore_host_key"}, {Name: "command_timeout"},
 }}
 
 var snapshotsSchema = &hcl.BodySchema{
@@ -357,10 +357,21 @@ func (d *decoder) host(b *hcl.Block) *Host {
 			h.ConnectTimeout = dur
 		}
 	}
+	if a := at["command_timeout"]; a != nil {
+		if s, _ := d.str(at, "command_timeout", ""); s == "none" {
+			h.CommandTimeout = -1 // no limit
+		} else if s != "" {
+			dur, err := timespec.ParseDuration(s)
+			if err != nil || dur <= 0 {
+				d.errorf(a.Expr.Range().Ptr(), "Invalid command_timeout", "command_timeout %q: write a duration such as 30m or 2h, or \"none\" for no limit.", s)
+			}
+			h.CommandTimeout = dur
+		}
+	}
 	if h.Address == "" {
 		// A host without an address is the controller itself; SSH settings
 		// on it are almost certainly a forgotten address.
-		for _, n := range []string{"port", "user", "identity_files", "known_hosts", "connect_timeout", "ssh_config", "insecure_ignore_host_key", "agent"} {
+		for _, n := range []string{"port", "user", "identity_files", "known_hosts", "connect_timeout", "ssh_config", "insecure_ignore_host_key", "agent", "command_timeout"} {
 			if a := at[n]; a != nil {
 				d.errorf(a.NameRange.Ptr(), "SSH setting on a local host",
 					"host %q has no address, so zplan runs its commands locally and %s does not apply. Set address (a DNS name, IP address or ~/.ssh/config alias) to reach it over SSH, or remove %s.", name, n, n)

@@ -50,7 +50,7 @@ func TestLoadFull(t *testing.T) {
 	nas := cfg.Hosts[1]
 	wantNas := Host{Name: "nas", Address: "nas.example.org", Port: 22, User: "zplan",
 		IdentityFiles: []string{"~/.ssh/id_ed25519"}, KnownHostsFiles: []string{"~/.ssh/known_hosts"},
-		CommandPrefix: []string{"sudo", "-n"}, ConnectTimeout: 10 * time.Second, SSHConfigFile: "~/.ssh/config"}
+		CommandPrefix: []string{"sudo", "-n"}, ConnectTimeout: 10 * time.Second, CommandTimeout: 2 * time.Hour, SSHConfigFile: "~/.ssh/config"}
 	nas.DefRange = hcl.Range{}
 	if !reflect.DeepEqual(*nas, wantNas) {
 		t.Errorf("host nas = %+v\nwant %+v", *nas, wantNas)
@@ -103,6 +103,7 @@ host "nas" {
   known_hosts     = ["~/.ssh/known_hosts"]
   command_prefix  = ["sudo", "-n"]
   connect_timeout = "10s"
+  command_timeout = "2h"
   ssh_config      = "~/.ssh/config"
 }
 `
@@ -168,6 +169,25 @@ replication "r" {
 ` + body + "\n}\n"}
 }
 
+func TestLoadCommandTimeout(t *testing.T) {
+	for _, c := range []struct {
+		attr string
+		want time.Duration
+	}{
+		{"", 0}, // the transport's default
+		{`command_timeout = "45m"`, 45 * time.Minute},
+		{`command_timeout = "none"`, -1},
+	} {
+		cfg, diags := load(t, map[string]string{"main.hcl": "host \"nas\" {\n  address = \"nas\"\n  " + c.attr + "\n}\n"})
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", c.attr, diags)
+		}
+		if got := cfg.Hosts[0].CommandTimeout; got != c.want {
+			t.Errorf("%s: CommandTimeout %v, want %v", c.attr, got, c.want)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -183,6 +203,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad name", map[string]string{"main.hcl": "host \"my nas\" {}\n"}, "Invalid host name", "must start with a letter", 1},
 		{"wrong type", map[string]string{"main.hcl": "host \"x\" {\n  address = \"a\"\n  port = \"ssh\"\n}\n"}, "Incorrect attribute value type", "port must be a whole number", 3},
 		{"port range", map[string]string{"main.hcl": "host \"x\" {\n  address = \"a\"\n  port = 70000\n}\n"}, "Invalid port", "1 to 65535", 3},
+		{"command_timeout", map[string]string{"main.hcl": "host \"x\" {\n  address = \"a\"\n  command_timeout = \"0s\"\n}\n"}, "Invalid command_timeout", "\"none\"", 3},
 		{"ssh setting on local", map[string]string{"main.hcl": "host \"x\" {\n  port = 22\n}\n"}, "SSH setting on a local host", "Set address", 2},
 		{"user@host", map[string]string{"main.hcl": "host \"x\" {\n  address = \"me@nas\"\n}\n"}, "Invalid address", "set the login name with user", 2},
 		{"dangling host", snap("host = host.nope\ndatasets = [\"tank\"]\nevery = \"1h\""), "Reference to undeclared host", "No host named nope; declared hosts: local, nas.", 7},

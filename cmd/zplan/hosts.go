@@ -30,7 +30,7 @@ func connectHosts(ctx context.Context, cfg *hclspec.Config) (map[string]remote.H
 			Name: h.Name, Address: h.Address, Port: h.Port, User: h.User,
 			IdentityFiles: h.IdentityFiles, UseAgent: h.UseAgent,
 			KnownHostsFiles: h.KnownHostsFiles, InsecureIgnoreHostKey: h.InsecureIgnoreHostKey,
-			CommandPrefix: h.CommandPrefix, ConnectTimeout: h.ConnectTimeout,
+			CommandPrefix: h.CommandPrefix, ConnectTimeout: h.ConnectTimeout, CommandTimeout: h.CommandTimeout,
 			SSHConfigFile: h.SSHConfigFile, Lazy: true,
 		})
 		if err != nil {
