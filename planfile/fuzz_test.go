@@ -31,6 +31,7 @@ func FuzzDecodePlanFile(f *testing.F) {
 		if err != nil {
 			return
 		}
+		_ = file.Verify("key") // must not panic either
 		pol, err := PolicyFor(cfg, file.Plan)
 		if err != nil {
 			return

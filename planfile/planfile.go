@@ -45,11 +45,22 @@ type File struct {
 	ConfigHash   string     `json:"config_hash"`
 	Created      time.Time  `json:"created"`
 	Plan         *plan.Plan `json:"plan"`
+	// Signature is the HMAC with ZPLAN_PLAN_KEY (see KeyEnv), if set
+	// when the plan was saved.
+	Signature string `json:"signature,omitempty"`
 }
 
-// Encode writes p as a plan file.
+// Encode writes p as an unsigned plan file.
 func Encode(w io.Writer, p *plan.Plan, created time.Time) error {
+	return EncodeSigned(w, p, created, "")
+}
+
+// EncodeSigned writes p as a plan file signed with key ("" for none).
+func EncodeSigned(w io.Writer, p *plan.Plan, created time.Time, key string) error {
 	f := File{Kind: Kind, FileVersion: FileVersion, ZplanVersion: p.ZplanVersion, ConfigHash: p.ConfigHash, Created: created.UTC().Truncate(time.Second), Plan: p}
+	if err := f.sign(key); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding plan: %w", err)
@@ -62,9 +73,10 @@ func Encode(w io.Writer, p *plan.Plan, created time.Time) error {
 // plan: an exclusive temporary file in the same directory (never a
 // predictable name another user could plant first), readable by the
 // owner only (a plan lists every dataset and snapshot), then renamed.
+// With ZPLAN_PLAN_KEY set, the file is signed with it.
 func Save(path string, p *plan.Plan, created time.Time) error {
 	var buf bytes.Buffer
-	if err := Encode(&buf, p, created); err != nil {
+	if err := EncodeSigned(&buf, p, created, os.Getenv(KeyEnv)); err != nil {
 		return err
 	}
 	dir, base := filepath.Split(path)

@@ -2,6 +2,7 @@ package planfile
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,49 @@ func TestSaveIsPrivateAndExclusive(t *testing.T) {
 	}
 	if err := Save(filepath.Join(dir, "missing", "plan.zplan"), twoDatasets(), time.Now()); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("save into a missing directory: %v", err)
+	}
+}
+
+func TestSignedPlanFiles(t *testing.T) {
+	const key = "s3cret"
+	var signed, unsigned bytes.Buffer
+	// Actions out of Sort order: the signature must not depend on it.
+	p := twoDatasets()
+	p.Actions[0], p.Actions[3] = p.Actions[3], p.Actions[0]
+	if err := EncodeSigned(&signed, p, time.Now(), key); err != nil {
+		t.Fatal(err)
+	}
+	if err := Encode(&unsigned, twoDatasets(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	decode := func(s string) *File {
+		t.Helper()
+		f, err := Decode(strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	tampered := strings.Replace(signed.String(), `"name": "old"`, `"name": "zplan_keep"`, 1)
+	if tampered == signed.String() {
+		t.Fatal("tampering changed nothing")
+	}
+	cases := []struct {
+		name, file, key string
+		ok              bool
+	}{
+		{"signed, right key", signed.String(), key, true},
+		{"signed, no key set", signed.String(), "", true},
+		{"signed, other key", signed.String(), "other", false},
+		{"tampered", tampered, key, false},
+		{"unsigned, key set", unsigned.String(), key, false},
+		{"unsigned, no key", unsigned.String(), "", true},
+		{"signature removed", strings.Replace(signed.String(), `"signature": "hmac-sha256:`, `"signature": "x`, 1), key, false},
+	}
+	for _, c := range cases {
+		err := decode(c.file).Verify(c.key)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrSignature)) {
+			t.Errorf("%s: Verify = %v, want ok=%v", c.name, err, c.ok)
+		}
 	}
 }

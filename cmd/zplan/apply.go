@@ -176,6 +176,9 @@ remove it (zplan force-unlock).`,
 // could not have produced: the file is input, and what apply runs must
 // follow from the configuration, not from whoever last edited the file.
 func checkSaved(saved *planfile.File, cfg *hclspec.Config) error {
+	if err := saved.Verify(os.Getenv(planfile.KeyEnv)); err != nil {
+		return err
+	}
 	if err := saved.CheckApplicable(version, cfg.Hash); err != nil {
 		return err
 	}

@@ -168,3 +168,40 @@ func TestSavedPlanRefusedForOtherVariables(t *testing.T) {
 		t.Fatalf("same value from the environment: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// With ZPLAN_PLAN_KEY set, plan -out signs the file and apply FILE
+// refuses it once edited, even by an edit the configuration allows.
+func TestSignedSavedPlan(t *testing.T) {
+	w := useFakeHosts(t)
+	dir := writeConfig(t, map[string]string{"main.zplan.hcl": fakeConfig})
+	t.Setenv(planfile.KeyEnv, "controller secret")
+	file := savePlan(t, dir, t0)
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(b), `"signature": "hmac-sha256:`) {
+		t.Fatalf("saved plan is not signed (%v):\n%s", err, b)
+	}
+	// A validating edit: the snapshot name and reason stay of zplan's forms.
+	edited := filepath.Join(t.TempDir(), "edited.zplan")
+	if err := os.WriteFile(edited, []byte(strings.Replace(string(b), `"reason": "snapshots.data`, `"reason": "edited: snapshots.data`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := craft(t, file, func(*plan.Plan) {})
+	before := len(w.Host("src").Commands()) + len(w.Host("dst").Commands())
+	for _, f := range []string{edited, unsigned} {
+		_, errOut, code := runCmdline(t, "apply", "-chdir", dir, f)
+		if code != 1 || !strings.Contains(errOut, "signature does not verify") {
+			t.Fatalf("%s: exit %d\n%s", filepath.Base(f), code, errOut)
+		}
+	}
+	if n := len(w.Host("src").Commands()) + len(w.Host("dst").Commands()); n != before {
+		t.Fatalf("%d commands ran for a refused file", n-before)
+	}
+	t.Setenv(planfile.KeyEnv, "another secret")
+	if _, errOut, code := runCmdline(t, "apply", "-chdir", dir, file); code != 1 || !strings.Contains(errOut, "signed with another") {
+		t.Fatalf("other key: exit %d\n%s", code, errOut)
+	}
+	t.Setenv(planfile.KeyEnv, "controller secret")
+	if out, errOut, code := runCmdline(t, "apply", "-chdir", dir, file); code != 0 {
+		t.Fatalf("signed, unedited: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
