@@ -300,7 +300,15 @@ func newHostKeyChecker(r *resolved) (*hostKeyChecker, error) {
 		var e *HostKeyError
 		if !errors.As(err, &e) {
 			// A certificate the authorities did not sign, or not valid
-			// now or for this host name.
+			// now or for this host name. Like OpenSSH, the key it
+			// certifies is still good if known_hosts lists it.
+			if c, ok := key.(*ssh.Certificate); ok {
+				for _, k := range plain {
+					if bytes.Equal(k.Key.Marshal(), c.Key.Marshal()) {
+						return nil
+					}
+				}
+			}
 			e = newErr(key)
 			e.Reason = strings.TrimPrefix(err.Error(), "ssh: ")
 			if strings.HasPrefix(e.Reason, "no authorities for hostname") {

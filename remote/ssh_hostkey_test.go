@@ -59,6 +59,8 @@ func TestSSHHostCertificate(t *testing.T) {
 			[]string{"@cert-authority HOST CA"}, want{msg: "not in the set of valid principals"}},
 		{"expired certificate", &sshtest.HostCert{Principals: []string{"127.0.0.1"}, Validity: "-2d:-1d"},
 			[]string{"@cert-authority HOST CA"}, want{msg: "expired"}},
+		{"expired certificate of a known key", &sshtest.HostCert{Principals: []string{"127.0.0.1"}, Validity: "-2d:-1d"},
+			[]string{"@cert-authority HOST CA", "HOST KEY"}, want{ok: true}},
 		{"revoked CA", &sshtest.HostCert{Principals: []string{"127.0.0.1"}},
 			[]string{"@cert-authority HOST CA", "@revoked * CA"}, want{revoked: true, msg: "@revoked"}},
 		{"revoked certified key", &sshtest.HostCert{Principals: []string{"127.0.0.1"}},
