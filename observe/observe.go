@@ -269,15 +269,11 @@ func (b *builder) attach(ds *Dataset, e *zfs.Entry) {
 
 func (b *builder) finish() (*Host, []string, error) {
 	h := b.host
-	orphans := map[string]bool{}
 	for i := range b.pending {
 		e := &b.pending[i]
 		ds := h.Datasets[e.Dataset()]
 		if ds == nil {
-			if !orphans[e.Dataset()] {
-				orphans[e.Dataset()] = true
-				h.setAside(e.Dataset(), fmt.Sprintf("zfs list shows %s but not its dataset", e.Name))
-			}
+			h.setAside(e.Dataset(), fmt.Sprintf("zfs list shows %s but not its dataset", e.Name))
 			continue
 		}
 		b.attach(ds, e)
