@@ -18,10 +18,14 @@ import (
 type object struct {
 	guid  uint64
 	token string
+	// written is the bytes written since the newest snapshot (a
+	// filesystem's or volume's); hasWritten is false for "-" (bookmarks).
+	written    uint64
+	hasWritten bool
 }
 
-// lookup asks host for the guid and resume token of names, in one
-// command. Names that do not exist are absent from the result.
+// lookup asks host for the guid, written and resume token of names, in
+// one command. Names that do not exist are absent from the result.
 func (r *runner) lookup(ctx context.Context, host string, names []string) (map[string]object, error) {
 	var out strings.Builder
 	err := r.hosts[host].Run(ctx, remote.Cmd{Argv: zfs.GUIDsArgv(names...), Stdout: &out})
@@ -38,18 +42,24 @@ func (r *runner) lookup(ctx context.Context, host string, names []string) (map[s
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 3 {
+		if len(f) != 4 {
 			return nil, fmt.Errorf("checking %s on %s: unexpected zfs list line %q", strings.Join(names, " "), host, sc.Text())
 		}
 		guid, err := strconv.ParseUint(f[1], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("checking %s on %s: bad guid in %q", strings.Join(names, " "), host, sc.Text())
 		}
-		tok := f[2]
-		if tok == "-" {
-			tok = ""
+		o := object{guid: guid, token: f[3]}
+		if o.token == "-" {
+			o.token = ""
 		}
-		objs[f[0]] = object{guid: guid, token: tok}
+		if f[2] != "-" {
+			if o.written, err = strconv.ParseUint(f[2], 10, 64); err != nil {
+				return nil, fmt.Errorf("checking %s on %s: bad written in %q", strings.Join(names, " "), host, sc.Text())
+			}
+			o.hasWritten = true
+		}
+		objs[f[0]] = o
 	}
 	return objs, sc.Err()
 }
@@ -110,6 +120,20 @@ func (r *runner) checkPreconditions(a *plan.Action) error {
 			}
 			if !exists && pc.Value != "" {
 				bad = fmt.Sprintf("%s no longer has %s", pc.Host, pc.Object)
+			}
+		case plan.PreWritten:
+			// More written than the plan saw is data the plan never showed
+			// a rollback would discard.
+			limit, err := strconv.ParseUint(pc.Value, 10, 64)
+			switch {
+			case err != nil:
+				bad = fmt.Sprintf("precondition on %s: written %q is not a number", pc.Object, pc.Value)
+			case !exists:
+				bad = fmt.Sprintf("%s no longer has %s", pc.Host, pc.Object)
+			case !o.hasWritten:
+				bad = fmt.Sprintf("%s: %s has no written property", pc.Host, pc.Object)
+			case o.written > limit:
+				bad = fmt.Sprintf("%s: %s has %d bytes written since its newest snapshot, the plan saw %d", pc.Host, pc.Object, o.written, limit)
 			}
 		default:
 			bad = fmt.Sprintf("unknown precondition kind %q", pc.Kind)

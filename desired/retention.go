@@ -29,6 +29,20 @@ type Verdict struct {
 	// Reason is for humans: which rule and bucket keeps the snapshot, or
 	// why no rule does.
 	Reason string
+	// Keepers, for a snapshot retention lets go, names the snapshots
+	// that make it redundant; nil for kept ones. Shared between
+	// verdicts: read it, never modify it.
+	Keepers *Keepers
+}
+
+// Keepers are indices into the snaps given to Decide: the keepers of a
+// dropped snapshot's grid bucket (oldest first) and the keep_last window
+// (newest first). The planner asserts they still exist before it
+// destroys, since a snapshot destroyed because others cover its time
+// must not go once those others are gone.
+type Keepers struct {
+	Bucket []int
+	Window []int
 }
 
 // Retention is a compiled retention block. The rules combine as a union:
@@ -142,7 +156,14 @@ func (r *Retention) Decide(snaps []Snap, now time.Time, explainKept bool) []Verd
 	for pos, i := range order {
 		rank[i] = int32(len(snaps) - 1 - pos)
 	}
-	grid := r.evaluateGrid(snaps, order, now, explainKept)
+	// The keep_last window, newest first, shared by every verdict that
+	// names it.
+	var window []int
+	for pos := len(order) - 1; pos >= 0 && len(window) < r.keepLast; pos-- {
+		window = append(window, order[pos])
+	}
+	windowOnly := &Keepers{Window: window}
+	grid := r.evaluateGrid(snaps, order, now, explainKept, window)
 
 	for i, s := range snaps {
 		var v Verdict
@@ -162,6 +183,10 @@ func (r *Retention) Decide(snaps []Snap, now time.Time, explainKept bool) []Verd
 			}
 			// Destroy: say why each rule lets it go.
 			var why []string
+			v.Keepers = windowOnly
+			if grid != nil && grid[i].Keepers != nil {
+				v.Keepers = grid[i].Keepers
+			}
 			if grid != nil {
 				v.Rule = grid[i].Rule
 				why = append(why, grid[i].Reason)
@@ -201,7 +226,7 @@ func (r *Retention) matchingRule(name string) *regexp.Regexp {
 // Buckets are numbered globally (interval offset + index) and counted in
 // one pass over the snapshots, oldest first; strings are built only for
 // what a plan shows.
-func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, explainKept bool) []Verdict {
+func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, explainKept bool, window []int) []Verdict {
 	if r.grid == nil {
 		return nil
 	}
@@ -248,10 +273,15 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, expla
 	}
 	// Names each dropping bucket keeps, for the reasons of what it drops.
 	keptNames := map[int][]string{}
+	keepers := map[int]*Keepers{}
 	if len(drops) > 0 {
 		for _, i := range order {
 			if g := bucketOf[i]; g >= 0 && kept[i] && drops[g] {
 				keptNames[g] = append(keptNames[g], snaps[i].Name)
+				if keepers[g] == nil {
+					keepers[g] = &Keepers{Window: window}
+				}
+				keepers[g].Bucket = append(keepers[g].Bucket, i)
 			}
 		}
 	}
@@ -301,7 +331,7 @@ func (r *Retention) evaluateGrid(snaps []Snap, order []int, now time.Time, expla
 			}
 			continue
 		}
-		out[i] = Verdict{Rule: rule, Reason: fmt.Sprintf("%s: %s already keeps %s", rule, describe(i), strings.Join(keptNames[g], ", "))}
+		out[i] = Verdict{Rule: rule, Reason: fmt.Sprintf("%s: %s already keeps %s", rule, describe(i), strings.Join(keptNames[g], ", ")), Keepers: keepers[g]}
 	}
 	return out
 }

@@ -46,6 +46,7 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 		rolledBack: map[dsKey]map[string]bool{},
 		edgeDeps:   map[*desired.Edge][]string{},
 		reported:   map[string]bool{},
+		edgeBase:   map[dsKey][]plan.Precondition{},
 	}
 	for _, pr := range pol.Problems {
 		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
@@ -113,6 +114,10 @@ type planner struct {
 	edgeDeps map[*desired.Edge][]string
 	// reported: snapshots (fs@snap) already reported by unsafeNames.
 	reported map[string]bool
+	// edgeBase: per dataset on a replication edge, the preconditions that
+	// assert the edge's common base on both hosts as it will be when the
+	// dataset's destroys run (see edgeBasePreconditions).
+	edgeBase map[dsKey][]plan.Precondition
 }
 
 // willRelease records that action addr releases tag from snap.

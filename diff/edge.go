@@ -3,6 +3,7 @@ package diff
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/zplan/zplan/desired"
@@ -133,6 +134,8 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		}
 	}
 
+	p.edgeBasePreconditions(e, b, steps)
+
 	stale := p.releaseStaleStepHolds(e, src, resumeFrom, resumeTo)
 	if len(steps) == 0 {
 		if tgt != nil && b != nil {
@@ -150,6 +153,34 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 	deps = append(deps, p.edgeDeps[e]...)
 	p.emitSends(e, src, tgt, raw, steps, append(deps, stale...))
 	return true
+}
+
+// edgeBasePreconditions records, for the destroys on both ends of e,
+// the common base they rely on, asserted on both hosts: a destroy may go
+// only while the edge keeps a snapshot (or the source's cursor bookmark)
+// to send the next incremental from. With sends in the plan, that base
+// is the last one sent, which exists when the destroys run (they wait
+// for the sends; a virtual snapshot has no GUID yet, so only its name is
+// asserted); otherwise it is the base observed now.
+func (p *planner) edgeBasePreconditions(e *desired.Edge, b *base, steps []step) {
+	var srcObj, tgtObj string
+	var guid uint64
+	switch {
+	case len(steps) > 0:
+		last := steps[len(steps)-1].to
+		srcObj, tgtObj, guid = e.SourceDataset+"@"+last.name, e.TargetDataset+"@"+last.name, last.guid
+	case b != nil:
+		srcObj, tgtObj, guid = e.SourceDataset+b.from, e.TargetDataset+"@"+b.targetName, b.guid
+	default:
+		return
+	}
+	pre := []plan.Precondition{
+		{Host: e.SourceHost, Kind: plan.PreExists, Object: srcObj, GUID: guid},
+		{Host: e.TargetHost, Kind: plan.PreExists, Object: tgtObj, GUID: guid},
+	}
+	for _, k := range []dsKey{{e.SourceHost, e.SourceDataset}, {e.TargetHost, e.TargetDataset}} {
+		p.edgeBase[k] = append(p.edgeBase[k], pre...)
+	}
 }
 
 func after(cands []cand, txg uint64) []cand {
@@ -273,7 +304,7 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 				"if that data is not needed, destroy those snapshots or roll the target back on "+e.TargetHost+", or declare on_divergence = \"rollback\" in replication \""+e.Replication.Name+"\"")
 			return nil, false
 		}
-		p.rollback(e, t, extra, "on_divergence = \"rollback\" in replication."+e.Replication.Name+": "+what)
+		p.rollback(e, tgt, t, extra, "on_divergence = \"rollback\" in replication."+e.Replication.Name+": "+what)
 		return b, true
 	}
 	p.conflict(e, e.TargetHost, e.TargetDataset,
@@ -285,7 +316,7 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 // rollback plans the declared resolution of a diverged target: destroy
 // the snapshots the source does not have, then roll back to the common
 // snapshot. Every snapshot it destroys is listed in the plan.
-func (p *planner) rollback(e *desired.Edge, to *observe.Snapshot, extra []*observe.Snapshot, reason string) {
+func (p *planner) rollback(e *desired.Edge, tgt *observe.Dataset, to *observe.Snapshot, extra []*observe.Snapshot, reason string) {
 	k := dsKey{e.TargetHost, e.TargetDataset}
 	a := &plan.Action{
 		Address: address("rollback", e.TargetHost, e.TargetDataset), Kind: plan.KindRollback,
@@ -301,6 +332,9 @@ func (p *planner) rollback(e *desired.Edge, to *observe.Snapshot, extra []*obser
 		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + s.Name, GUID: s.GUID})
 		p.rolledBack[k][s.Name] = true
 	}
+	// The rollback discards what was written since the target's newest
+	// snapshot; the plan showed how much, and may not discard more.
+	a.Preconditions = append(a.Preconditions, plan.Precondition{Host: e.TargetHost, Kind: plan.PreWritten, Object: e.TargetDataset, Value: strconv.FormatUint(tgt.Written, 10)})
 	p.add(a)
 	p.edgeDeps[e] = append(p.edgeDeps[e], a.Address)
 }
@@ -325,6 +359,9 @@ func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (
 	}
 	if t.Raw != raw {
 		return mismatch(fmt.Sprintf("token raw=%v, the plan sends raw=%v", t.Raw, raw))
+	}
+	if t.Redacted {
+		return mismatch("token resumes a redacted send, which zplan never makes")
 	}
 	to := src.SnapshotByGUID(t.ToGUID)
 	if to == nil {
@@ -477,6 +514,12 @@ func edgeCursors(d *observe.Dataset, edge string) []string {
 func (p *planner) ensureParents(e *desired.Edge) ([]string, bool) {
 	h := p.st.Hosts[e.TargetHost]
 	parts := strings.Split(e.TargetDataset, "/")
+	for i := 1; i < len(parts); i++ {
+		if why, odd := h.Unreadable[strings.Join(parts[:i], "/")]; odd {
+			p.conflict(e, e.TargetHost, e.TargetDataset, "a parent of the target dataset is set aside: "+why, "")
+			return nil, false
+		}
+	}
 	if _, ok := h.Datasets[parts[0]]; !ok {
 		p.conflict(e, e.TargetHost, e.TargetDataset, fmt.Sprintf("target pool %s does not exist on %s", parts[0], e.TargetHost), "create the pool, or fix the target root")
 		return nil, false

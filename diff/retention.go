@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/zfs"
 )
@@ -88,6 +89,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 	}
 	v := make([]verdict, len(ds.Snapshots))
 	virtual := p.planned[k]
+	var named namedKeepers // per snapshot a rule lets go: the keepers it names
 	for _, r := range rules {
 		if r.Retention == nil {
 			for i, s := range ds.Snapshots {
@@ -118,6 +120,9 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 		verdicts := r.Retention.Decide(snaps, p.now, p.opts.Explain)
 		for j, i := range idx {
 			w := verdicts[j]
+			if !w.Keep && w.Keepers != nil {
+				named.add(i, len(ds.Snapshots), ruleKeepers{idx: idx, k: w.Keepers})
+			}
 			switch {
 			case !v[i].covered || (v[i].keep == false && w.Keep):
 				v[i] = verdict{covered: true, keep: w.Keep, rule: w.Rule, source: r.Source, reason: w.Reason}
@@ -125,6 +130,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 		}
 	}
 	var destroy []plan.SnapRef
+	var victims []int
 	for i, s := range ds.Snapshots {
 		vd := v[i]
 		if !vd.covered || p.rolledBack[k][s.Name] {
@@ -152,6 +158,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 			continue
 		}
 		destroy = append(destroy, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used)})
+		victims = append(victims, i)
 	}
 	if len(destroy) == 0 {
 		return kept, nil
@@ -175,11 +182,136 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 		a.DependsOn = append(a.DependsOn, virtual.address)
 	}
 	sort.Strings(a.DependsOn)
-	a.Preconditions = make([]plan.Precondition, 0, len(destroy))
+	just := p.justification(k, ds, victims, &named)
+	a.Preconditions = make([]plan.Precondition, 0, len(destroy)+len(just))
 	for _, d := range destroy {
 		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + d.Name, GUID: d.GUID})
 	}
+	a.Preconditions = append(a.Preconditions, just...)
 	return kept, a
+}
+
+// ruleKeepers are the keepers one rule names for a snapshot it lets go;
+// idx maps the rule's snapshot indices to the dataset's.
+type ruleKeepers struct {
+	idx []int
+	k   *desired.Keepers
+}
+
+// namedKeepers records which keepers the rules name for each snapshot
+// they let go, compactly: a prune of millions of snapshots must not
+// cost an allocation each. Verdicts share their Keepers, so tab holds
+// one entry per dropping grid bucket and rule; first[i] is 1 + the index
+// of snapshot i's entry, more the rare entries of a second rule.
+type namedKeepers struct {
+	tab   []ruleKeepers
+	ix    map[*desired.Keepers]int32
+	first []int32
+	more  map[int][]int32
+}
+
+func (n *namedKeepers) add(i, count int, rk ruleKeepers) {
+	if n.first == nil {
+		n.first = make([]int32, count)
+		n.ix = map[*desired.Keepers]int32{}
+	}
+	e, ok := n.ix[rk.k]
+	if !ok {
+		e = int32(len(n.tab))
+		n.tab = append(n.tab, rk)
+		n.ix[rk.k] = e
+	}
+	switch {
+	case n.first[i] == 0:
+		n.first[i] = e + 1
+	case n.first[i] != e+1:
+		if n.more == nil {
+			n.more = map[int][]int32{}
+		}
+		n.more[i] = append(n.more[i], e)
+	}
+}
+
+// maxWindowPreconditions bounds how much of a keep_last window a destroy
+// asserts. A window of thousands would put thousands of names on one
+// zfs list; its oldest members are the ones another tool's pruning
+// removes first, and the newest snapshot is asserted anyway.
+const maxWindowPreconditions = 32
+
+// justification asserts, by GUID, the snapshots that make a destroy's
+// victims redundant, so that a saved plan applied after someone else
+// pruned cannot empty the dataset or leave an edge without its base
+// (design section 6). Asserting every kept snapshot would not scale;
+// what the victims' verdicts name is the point: the keepers of their
+// grid buckets, the keep_last window (bounded, see above), the newest
+// snapshot that stays, and the common base of each replication edge on
+// both hosts. Snapshots this plan creates or receives are not asserted:
+// the destroy waits for the actions that make them. Order: the
+// dataset's listing order, then the edges' bases in edge order, so the
+// plan stays byte-identical for identical input.
+func (p *planner) justification(k dsKey, ds *observe.Dataset, victims []int, named *namedKeepers) []plan.Precondition {
+	gone := make([]bool, len(ds.Snapshots))
+	for _, i := range victims {
+		gone[i] = true
+	}
+	keep := map[int]bool{}
+	add := func(rk ruleKeepers, js []int) {
+		for _, j := range js {
+			// Indices past idx are snapshots this plan creates or receives.
+			if j < len(rk.idx) {
+				keep[rk.idx[j]] = true
+			}
+		}
+	}
+	seen := make([]bool, len(named.tab)) // verdicts share Keepers: read each once
+	use := func(e int32) {
+		if seen[e] {
+			return
+		}
+		seen[e] = true
+		rk := named.tab[e]
+		add(rk, rk.k.Bucket)
+		w := rk.k.Window
+		if len(w) > maxWindowPreconditions {
+			w = w[len(w)-maxWindowPreconditions:]
+		}
+		add(rk, w)
+	}
+	for _, i := range victims {
+		if named.first == nil || named.first[i] == 0 {
+			continue
+		}
+		use(named.first[i] - 1)
+		for _, e := range named.more[i] {
+			use(e)
+		}
+	}
+	newest := -1
+	for i, s := range ds.Snapshots {
+		if !gone[i] && !p.rolledBack[k][s.Name] && (newest < 0 || s.CreateTXG > ds.Snapshots[newest].CreateTXG) {
+			newest = i
+		}
+	}
+	if newest >= 0 {
+		keep[newest] = true
+	}
+	var out []plan.Precondition
+	have := map[plan.Precondition]bool{}
+	for i, s := range ds.Snapshots {
+		// A snapshot a declared rollback destroys first cannot be asserted.
+		if keep[i] && !gone[i] && !p.rolledBack[k][s.Name] {
+			pc := plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + s.Name, GUID: s.GUID}
+			have[pc] = true
+			out = append(out, pc)
+		}
+	}
+	for _, pc := range p.edgeBase[k] {
+		if !have[pc] {
+			have[pc] = true
+			out = append(out, pc)
+		}
+	}
+	return out
 }
 
 // without returns tags minus drop.

@@ -156,11 +156,11 @@ func (v *validator) action() {
 		return
 	}
 	for _, pc := range a.Preconditions {
-		if pc.Host != a.Host && (a.Send == nil || pc.Host != a.Send.TargetHost) {
+		if pc.Host != a.Host && (a.Send == nil || pc.Host != a.Send.TargetHost) && !v.edgeBase(pc) {
 			v.bad(RulePrecondition, "precondition on host %q, which the action does not work on", pc.Host)
 		}
 		switch pc.Kind {
-		case plan.PreExists, plan.PreAbsent, plan.PreResumeToken:
+		case plan.PreExists, plan.PreAbsent, plan.PreResumeToken, plan.PreWritten:
 		default:
 			v.bad(RulePrecondition, "unknown precondition kind %q", pc.Kind)
 		}
@@ -237,6 +237,33 @@ func (v *validator) action() {
 	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
 		v.send()
 	}
+}
+
+// edgeBase reports whether pc, on another host than a destroy's, asserts
+// a snapshot or bookmark of the other end of one of the dataset's edges:
+// the common base diff asserts before destroying (and nothing else).
+func (v *validator) edgeBase(pc plan.Precondition) bool {
+	a := v.a
+	if a.Kind != plan.KindDestroy || pc.Kind != plan.PreExists {
+		return false
+	}
+	i := strings.IndexAny(pc.Object, "@#")
+	if i < 0 {
+		return false
+	}
+	ds := pc.Object[:i]
+	k := key{a.Host, a.Dataset}
+	for _, e := range v.ix.bySource[k] {
+		if pc.Host == e.TargetHost && ds == e.TargetDataset {
+			return true
+		}
+	}
+	for _, e := range v.ix.byTarget[k] {
+		if pc.Host == e.SourceHost && ds == e.SourceDataset {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) wantAddress(want string) {

@@ -123,12 +123,14 @@ func ResumeTokenArgv(token string) []string {
 	return []string{"zfs", "send", "-nv", "-t", token}
 }
 
-// GUIDsArgv lists the name and guid of the given objects, for re-checking
-// preconditions just before an action runs. Missing objects make zfs
-// print "dataset does not exist" for them and exit 1; the lines for the
-// others are still printed.
+// GUIDsArgv lists the name, guid, written and receive_resume_token of
+// the given objects, for re-checking preconditions just before an action
+// runs, in one command. written is a number with -p ("-" for bookmarks)
+// and a token has no tab, so no column can forge another. Missing
+// objects make zfs print "dataset does not exist" for them and exit 1;
+// the lines for the others are still printed.
 func GUIDsArgv(names ...string) []string {
-	return append([]string{"zfs", "list", "-H", "-p", "-t", "filesystem,volume,snapshot,bookmark", "-o", "name,guid,receive_resume_token"}, names...)
+	return append([]string{"zfs", "list", "-H", "-p", "-t", "filesystem,volume,snapshot,bookmark", "-o", "name,guid,written,receive_resume_token"}, names...)
 }
 
 // PlaceholderArgv reads one object's zplan:placeholder property. User
