@@ -279,3 +279,22 @@ func TestUserSnapshotAtLockNameSurvives(t *testing.T) {
 		t.Fatal("the user's snapshot did not survive")
 	}
 }
+
+// The longest owner record zplan can write fits a real hold tag and
+// user property and reads back unchanged.
+func TestLongestLockRecordFitsRealZFS(t *testing.T) {
+	t.Parallel()
+	l := lab.Start(t)
+	pool := l.NewPool(t, 64)
+	o := lock.Owner{Host: strings.Repeat("h", 300), MachineID: strings.Repeat("a", 32), BootID: strings.Repeat("b", 32),
+		PIDNS: 1<<32 - 1, PID: 1 << 22, Start: 1<<64 - 1, Since: time.Unix(1<<40-1, 0), User: strings.Repeat("u", 300)}
+	snap := pool + "@" + lock.SnapName
+	l.Run(t, "zfs", "snapshot", "-o", lock.Property+"="+o.Record(), snap)
+	l.Run(t, "zfs", "hold", o.Tag(), snap)
+	rec, tags := lockOf(t, l, pool)
+	got, err := lock.ParseRecord(rec)
+	if err != nil || got.Record() != o.Record() || len(tags) != 1 || tags[0] != o.Tag() {
+		t.Fatalf("record %q (%v), tags %v; want the %d-byte tag back", rec, err, tags, len(o.Tag()))
+	}
+	t.Logf("a %d-byte lock hold tag and property round-trip on real ZFS", len(o.Tag()))
+}
