@@ -452,9 +452,15 @@ func (p *planner) bookkeeping(e *desired.Edge, src, tgt *observe.Dataset, b *bas
 		p.add(&plan.Action{
 			Address: address("destroy_bookmark", e.SourceHost, e.SourceDataset+"#"+name), Kind: plan.KindDestroyBookmark,
 			Host: e.SourceHost, Dataset: e.SourceDataset, Bookmark: name,
-			Reason:        fmt.Sprintf("old replication cursor of %s; the cursor now marks @%s", e.ID, strings.TrimLeft(b.from, "@#")),
-			DependsOn:     deps,
-			Preconditions: []plan.Precondition{{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "#" + name}},
+			Reason:    fmt.Sprintf("old replication cursor of %s; the cursor now marks @%s", e.ID, strings.TrimLeft(b.from, "@#")),
+			DependsOn: deps,
+			// The old cursor goes only while the base that replaces it is
+			// on both hosts: else it may be the only way to send again.
+			Preconditions: []plan.Precondition{
+				{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "#" + name},
+				{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + b.from, GUID: b.guid},
+				{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + b.targetName, GUID: b.guid},
+			},
 		})
 	}
 	tag := plan.LastTag(e.ID)

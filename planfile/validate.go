@@ -239,12 +239,13 @@ func (v *validator) action() {
 	}
 }
 
-// edgeBase reports whether pc, on another host than a destroy's, asserts
-// a snapshot or bookmark of the other end of one of the dataset's edges:
-// the common base diff asserts before destroying (and nothing else).
+// edgeBase reports whether pc, on another host than a destroy's (of
+// snapshots or of an old cursor), asserts a snapshot or bookmark of the
+// other end of one of the dataset's edges: the common base diff asserts
+// before destroying (and nothing else).
 func (v *validator) edgeBase(pc plan.Precondition) bool {
 	a := v.a
-	if a.Kind != plan.KindDestroy || pc.Kind != plan.PreExists {
+	if (a.Kind != plan.KindDestroy && a.Kind != plan.KindDestroyBookmark) || pc.Kind != plan.PreExists {
 		return false
 	}
 	i := strings.IndexAny(pc.Object, "@#")
