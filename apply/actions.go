@@ -259,6 +259,9 @@ func (r *runner) send(a *plan.Action) error {
 	if strings.HasPrefix(s.From, "@") {
 		held = append(held, s.SourceDataset+s.From)
 	}
+	if err := r.refuseDecryptedSend(s); err != nil {
+		return err
+	}
 	if err := r.hold(src, s.StepTag, held); err != nil {
 		return fmt.Errorf("step hold: %w", err)
 	}
@@ -365,4 +368,23 @@ func destroyNames(a *plan.Action) ([]string, error) {
 		snaps = append(snaps, s.Name)
 	}
 	return snaps, nil
+}
+
+// refuseDecryptedSend refuses a send without -w of an encrypted source
+// unless the plan marks it as declared (Send.Decrypt, which saved-plan
+// validation allows only for raw = "never" with allow_decrypt). The
+// planner never makes such a send; this is for plans edited to drop -w,
+// and costs one command per non-raw send.
+func (r *runner) refuseDecryptedSend(s *plan.Send) error {
+	if s.Decrypt || slices.Contains(s.Flags, "-w") {
+		return nil
+	}
+	out, err := remote.Output(r.ctx, r.hosts[s.SourceHost], zfs.EncryptionArgv(s.SourceDataset)...)
+	if err != nil {
+		return fmt.Errorf("checking the encryption of %s:%s: %w", s.SourceHost, s.SourceDataset, err)
+	}
+	if enc := strings.TrimSpace(string(out)); enc != "off" {
+		return fmt.Errorf("refusing to send %s:%s (encryption=%s) without -w: it would arrive decrypted, and the plan does not declare allow_decrypt", s.SourceHost, s.SourceDataset, enc)
+	}
+	return nil
 }

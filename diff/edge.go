@@ -589,7 +589,7 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 			To: st.to.name, ToGUID: st.to.guid, Token: st.token,
 			TargetHost: e.TargetHost, TargetDataset: e.TargetDataset, Flags: flags,
 			StepTag: plan.StepTag(e.ID), LastTag: plan.LastTag(e.ID),
-			OldCursors: oldCursors, OldLast: oldLast,
+			OldCursors: oldCursors, OldLast: oldLast, Decrypt: !raw && src.Encrypted(),
 		}
 		if st.to.guid != 0 {
 			s.Cursor = plan.CursorName(e.ID, st.to.guid)

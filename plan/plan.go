@@ -97,6 +97,10 @@ type Send struct {
 	TargetHost    string   `json:"target_host"`
 	TargetDataset string   `json:"target_dataset"`
 	Flags         []string `json:"flags,omitempty"` // zfs send flags, e.g. -w -L -c
+	// Decrypt: the source is encrypted and this send is not raw, as the
+	// edge declares (raw = "never", allow_decrypt = true). Apply refuses a
+	// send without -w of an encrypted source unless it is set.
+	Decrypt bool `json:"decrypt,omitempty"`
 
 	StepTag    string   `json:"step_tag"`              // held on from/to while sending
 	Cursor     string   `json:"cursor"`                // bookmark created on the source after success

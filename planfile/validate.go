@@ -401,6 +401,9 @@ func (v *validator) send() {
 	if !slices.ContainsFunc(sendFlags(e), func(f []string) bool { return slices.Equal(f, s.Flags) }) {
 		v.bad(RuleFlags, "send flags %q are not edge %s's (%q)", s.Flags, e.ID, sendFlags(e))
 	}
+	if s.Decrypt && !(e.Replication.Raw == "never" && e.Replication.AllowDecrypt) {
+		v.bad(RuleFlags, "sends decrypted, but edge %s does not declare raw = \"never\" with allow_decrypt = true", e.ID)
+	}
 	switch {
 	case !validName(s.To) || !destroySafe(s.To):
 		v.bad(RuleNames, "%q is not a snapshot name zplan sends", s.To)

@@ -147,3 +147,9 @@ func PlaceholderArgv(name string) []string {
 func IsPlaceholder(out []byte, name string) bool {
 	return string(out) == name+"\t"+name+"\n"
 }
+
+// EncryptionArgv reads a dataset's encryption property ("off" or a
+// cipher): a value zfs computes, so safe to read as one line.
+func EncryptionArgv(dataset string) []string {
+	return []string{"zfs", "list", "-H", "-p", "-o", "encryption", dataset}
+}
