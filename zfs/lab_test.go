@@ -239,9 +239,13 @@ func TestFakeMatchesReal(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Fprint(&log, describe(st, side.pool))
+		for _, ds := range []string{"P/ph", "P/c"} {
+			out, err := remote.Output(t.Context(), side.h, zfs.PlaceholderArgv(P(ds))...)
+			fmt.Fprintf(&log, "%s placeholder=%v (%v)\n", ds, zfs.IsPlaceholder(out, P(ds)), err)
+		}
 		got[side.name] = log.String()
 	}
-	for _, want := range []string{"P/c filesystem placeholder=false token=false", "@s2 holds=[zplan_last_x]", "P/ph filesystem placeholder=true", "#b1", "-> error kind 2"} {
+	for _, want := range []string{"P/c filesystem token=false", "@s2 holds=[zplan_last_x]", "P/ph placeholder=true", "P/c placeholder=false", "#b1", "-> error kind 2"} {
 		if !strings.Contains(got["real"], want) {
 			t.Errorf("the scenario did not do what it should on real ZFS (no %q):\n%s", want, got["real"])
 		}
