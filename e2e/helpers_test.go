@@ -53,7 +53,7 @@ func newZenv(t *testing.T, l *lab.Lab, body string) *zenv {
   identity_files           = [%q]
   agent                    = false
   known_hosts              = [%q]
-  connect_timeout          = "20s"
+  connect_timeout          = "60s"
 }
 `, h, l.Port, l.IdentityFile, l.KnownHostsFile)
 	}
