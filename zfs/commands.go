@@ -118,7 +118,9 @@ func RecvAbortArgv(dataset string) []string {
 	return []string{"zfs", "recv", "-A", dataset}
 }
 
-// ResumeTokenArgv decodes a resume token without sending anything.
+// ResumeTokenArgv has zfs decode a resume token without sending anything.
+// zplan never trusts its output (see DecodeResumeToken); tests use it to
+// check the decoder against zfs.
 func ResumeTokenArgv(token string) []string {
 	return []string{"zfs", "send", "-nv", "-t", token}
 }
