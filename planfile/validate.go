@@ -129,7 +129,7 @@ func poolOf(ds string) string {
 }
 
 // destroySafe: zfs destroy reads fs@a%b as a range and fs@a,b as a list.
-func destroySafe(name string) bool { return name != "" && !strings.ContainsAny(name, "%,") }
+func destroySafe(name string) bool { return name != "" && zfs.DestroySafe(name) }
 
 // validName is a snapshot or bookmark name (after '@' or '#') that
 // cannot name another object or be read as an option.

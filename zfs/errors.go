@@ -4,7 +4,6 @@ import (
 	"errors"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/zplan/zplan/remote"
@@ -28,10 +27,9 @@ const (
 )
 
 // errorLines are zfs's messages, each matched against a whole line of
-// stderr after the names the command was given are masked as NAME (see
-// maskNames). Anchoring to the line and masking names is what keeps a
-// dataset named "x/already exists" from turning every failure on it
-// into success. Most messages are "cannot VERB 'NAME': REASON" or, for
+// stderr. Anchoring to the whole line, with the reason at its end, is
+// what keeps a dataset named "x/already exists" from turning every
+// failure on it into success: zfs prints the reason after the name. Most messages are "cannot VERB 'NAME': REASON" or, for
 // snapshot destroys, "cannot VERB NAME: REASON".
 var errorLines = []struct {
 	re   *regexp.Regexp
@@ -63,10 +61,10 @@ func reason(r string) *regexp.Regexp {
 }
 
 // line anchors a message to a whole line. NAME stands for an object
-// name: masked, or (for names zfs read from stdin) any text without a
-// quote, which ZFS names never contain.
+// name: any text without a quote or newline, which ZFS names never
+// contain.
 func line(r string) *regexp.Regexp {
-	return regexp.MustCompile(`^` + strings.ReplaceAll(r, "NAME", `(?:NAME|[^'\n]+)`) + `$`)
+	return regexp.MustCompile(`^` + strings.ReplaceAll(r, "NAME", `[^'\n]+`) + `$`)
 }
 
 // Classify returns the kind of a zfs failure, ErrOther if unknown. A
@@ -79,9 +77,8 @@ func Classify(err error) ErrorKind {
 	if !errors.As(err, &ee) {
 		return ErrOther
 	}
-	msg := maskNames(ee.Stderr, ee.Argv)
 	kind := ErrOther
-	for _, l := range strings.Split(msg, "\n") {
+	for _, l := range strings.Split(ee.Stderr, "\n") {
 		l = strings.TrimSpace(l)
 		if l == "" || continuation[l] {
 			continue
@@ -108,36 +105,6 @@ func classifyLine(l string) ErrorKind {
 		}
 	}
 	return ErrOther
-}
-
-// maskNames replaces every object name the command was given (and the
-// parts zfs prints of them: the dataset of fs@a,b, each fs@a) with NAME,
-// longest first, so that no name can match or break a message pattern.
-func maskNames(stderr string, argv []string) string {
-	var names []string
-	for _, a := range argv {
-		if a == "" || strings.HasPrefix(a, "-") || !strings.ContainsAny(a, "/@#") && !strings.Contains(stderr, "'"+a+"'") {
-			continue
-		}
-		names = append(names, a)
-		ds, snaps, ok := strings.Cut(a, "@")
-		if !ok {
-			ds, _, _ = strings.Cut(a, "#")
-		}
-		names = append(names, ds)
-		if ok {
-			for _, s := range strings.Split(snaps, ",") {
-				names = append(names, ds+"@"+s)
-			}
-		}
-	}
-	sort.Slice(names, func(i, j int) bool { return len(names[i]) > len(names[j]) })
-	for _, n := range names {
-		if n != "" {
-			stderr = strings.ReplaceAll(stderr, n, "NAME")
-		}
-	}
-	return stderr
 }
 
 // Tolerate returns nil when err is a zfs failure of one of the kinds ok

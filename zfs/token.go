@@ -50,7 +50,6 @@ const ResumeTokenVersion = 1
 const (
 	maxTokenPacked  = 1 << 20               // declared (and decompressed) nvlist size
 	maxTokenLen     = 2*maxTokenPacked + 64 // hex payload of a compressed nvlist no bigger than that, plus the header
-	maxDatasetName  = 255                   // ZFS_MAX_DATASET_NAME_LEN - 1
 	minPackedNVList = nvHeaderSize + 4
 )
 
@@ -180,12 +179,14 @@ func (t *ResumeToken) fill(l *nvList) error {
 func checkToName(n string) error {
 	fs, snap, ok := strings.Cut(n, "@")
 	switch {
-	case len(n) > maxDatasetName:
+	case len(n) > MaxNameLen:
 		return fmt.Errorf("toname is %d bytes, longer than a dataset name can be", len(n))
 	case !ok || fs == "" || snap == "" || strings.ContainsAny(snap, "@") || strings.ContainsAny(n, "#"):
 		return fmt.Errorf("toname %q is not a snapshot name", n)
 	case strings.IndexFunc(n, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
 		return fmt.Errorf("toname %q has control characters", n)
+	case !ValidName(n):
+		return fmt.Errorf("toname %q is not a ZFS name", n)
 	}
 	return nil
 }
