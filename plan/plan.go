@@ -13,37 +13,6 @@ import (
 // FormatVersion is the version of the plan data (saved plans, JSON).
 const FormatVersion = 1
 
-// Kind is what an action does.
-type Kind string
-
-const (
-	KindSnapshot          Kind = "snapshot"           // create snapshots (atomic per pool)
-	KindSendFull          Kind = "send_full"          // full send|recv
-	KindSendIncremental   Kind = "send_incremental"   // incremental send|recv
-	KindSendResume        Kind = "send_resume"        // resume an interrupted send
-	KindDestroy           Kind = "destroy"            // destroy snapshots of one dataset
-	KindDestroyBookmark   Kind = "destroy_bookmark"   // destroy a bookmark
-	KindHold              Kind = "hold"               // put a hold on snapshots
-	KindRelease           Kind = "release"            // release a hold from snapshots
-	KindBookmark          Kind = "bookmark"           // bookmark a snapshot
-	KindAbortResume       Kind = "abort_resume"       // zfs recv -A
-	KindCreatePlaceholder Kind = "create_placeholder" // placeholder parent on a target
-	// KindRollback destroys Snapshots (a diverged target's own) and rolls
-	// Dataset back to the snapshot named in Bookmark, as declared by
-	// on_divergence = "rollback".
-	KindRollback Kind = "rollback"
-)
-
-// DestroysSnapshots reports whether the kind destroys the snapshots in
-// its Snapshots (a rollback destroys the target's own before rolling
-// back): every view and policy gate must count those as destroys.
-func (k Kind) DestroysSnapshots() bool { return k == KindDestroy || k == KindRollback }
-
-// IsSend reports whether the kind moves data between hosts.
-func (k Kind) IsSend() bool {
-	return k == KindSendFull || k == KindSendIncremental || k == KindSendResume
-}
-
 // Plan is the full, ordered set of actions for one run.
 type Plan struct {
 	FormatVersion int         `json:"format_version"`
@@ -245,22 +214,28 @@ type Summary struct {
 	SendBytes                    int64
 }
 
-// Summarize counts actions for the summary line.
+// Summarize counts actions for the summary line, by their kind's class.
 func (p *Plan) Summarize() Summary {
 	var s Summary
 	for _, a := range p.Actions {
-		switch {
-		case a.Kind == KindSnapshot:
-			s.Create += len(a.Datasets)
-		case a.Kind == KindCreatePlaceholder:
-			s.Create++
-		case a.Kind.IsSend():
-			s.Send++
+		info, _ := a.Kind.Info()
+		n := 1
+		if info.CountsSnapshots {
+			n = len(a.Snapshots)
+			if a.Kind == KindSnapshot {
+				n = len(a.Datasets)
+			}
+		}
+		switch info.Class {
+		case ClassCreate:
+			s.Create += n
+		case ClassSend:
+			s.Send += n
 			s.SendBytes += a.Estimate
-		case a.Kind == KindDestroy, a.Kind == KindRollback:
-			s.Destroy += len(a.Snapshots)
+		case ClassDestroy:
+			s.Destroy += n
 		default:
-			s.Other++
+			s.Other += n
 		}
 	}
 	return s

@@ -6,16 +6,6 @@ import (
 	"sort"
 )
 
-// Known reports whether k is a kind apply knows how to carry out.
-func (k Kind) Known() bool {
-	switch k {
-	case KindSnapshot, KindSendFull, KindSendIncremental, KindSendResume, KindDestroy, KindDestroyBookmark,
-		KindHold, KindRelease, KindBookmark, KindAbortResume, KindCreatePlaceholder, KindRollback:
-		return true
-	}
-	return false
-}
-
 // CheckShape reports a field the action's kind needs that is missing:
 // apply indexes Snapshots[0] and dereferences Send, so an action read
 // from a file must have them before anything runs. It says nothing about
@@ -40,28 +30,20 @@ func (a *Action) CheckShape() error {
 		}
 		return bad("send details on an action that does not send")
 	}
-	switch a.Kind {
-	case KindSnapshot:
-		if len(a.Snapshots) != 1 || a.Snapshots[0].Name == "" || len(a.Datasets) == 0 {
-			return bad("needs exactly one snapshot name and at least one dataset")
-		}
-	case KindBookmark:
-		if len(a.Snapshots) != 1 || a.Snapshots[0].Name == "" || a.Bookmark == "" {
-			return bad("needs exactly one snapshot and a bookmark name")
-		}
-	case KindDestroy, KindHold, KindRelease:
-		if len(a.Snapshots) == 0 {
-			return bad("no snapshots")
-		}
-		if a.Kind != KindDestroy && a.Tag == "" {
-			return bad("no hold tag")
-		}
-	case KindDestroyBookmark, KindRollback:
-		if a.Bookmark == "" {
-			return bad("no bookmark or snapshot name")
-		}
-	case KindSendFull, KindSendIncremental, KindSendResume:
-		s := a.Send
+	info, _ := a.Kind.Info()
+	switch need := info.Needs; {
+	case need&NeedOneSnapshot != 0 && (len(a.Snapshots) != 1 || a.Snapshots[0].Name == ""):
+		return bad("needs exactly one snapshot name")
+	case need&NeedSnapshots != 0 && len(a.Snapshots) == 0:
+		return bad("no snapshots")
+	case need&NeedDatasets != 0 && len(a.Datasets) == 0:
+		return bad("needs at least one dataset")
+	case need&NeedTag != 0 && a.Tag == "":
+		return bad("no hold tag")
+	case need&NeedBookmark != 0 && a.Bookmark == "":
+		return bad("no bookmark or snapshot name")
+	}
+	if s := a.Send; s != nil {
 		if s.Edge == "" || s.SourceHost == "" || s.SourceDataset == "" || s.TargetHost == "" || s.TargetDataset == "" || s.To == "" {
 			return bad("send without edge, source, target or snapshot")
 		}
