@@ -203,49 +203,6 @@ func snapNames(dataset string, refs []plan.SnapRef) []string {
 	return out
 }
 
-func (r *runner) do(a *plan.Action) error {
-	switch a.Kind {
-	case plan.KindSnapshot:
-		var names []string
-		for _, d := range a.Datasets {
-			names = append(names, d+"@"+a.Snapshots[0].Name)
-		}
-		return r.zfs(a.Host, zfs.SnapshotArgv(names...))
-	case plan.KindDestroy:
-		snaps, err := destroyNames(a)
-		if err != nil {
-			return err
-		}
-		return r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...))
-	case plan.KindDestroyBookmark:
-		return r.zfs(a.Host, zfs.DestroyBookmarkArgv(a.Dataset+"#"+a.Bookmark), zfs.ErrNotExist)
-	case plan.KindHold:
-		return r.hold(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
-	case plan.KindRelease:
-		return r.release(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
-	case plan.KindBookmark:
-		return r.zfs(a.Host, zfs.BookmarkArgv(a.Dataset+"@"+a.Snapshots[0].Name, a.Dataset+"#"+a.Bookmark), zfs.ErrExists)
-	case plan.KindRollback:
-		if len(a.Snapshots) > 0 {
-			snaps, err := destroyNames(a)
-			if err != nil {
-				return err
-			}
-			if err := r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...)); err != nil {
-				return err
-			}
-		}
-		return r.zfs(a.Host, zfs.RollbackArgv(a.Dataset, a.Bookmark))
-	case plan.KindAbortResume:
-		return r.zfs(a.Host, zfs.RecvAbortArgv(a.Dataset), zfs.ErrNoResumeState)
-	case plan.KindCreatePlaceholder:
-		return r.zfs(a.Host, zfs.CreatePlaceholderArgv(a.Dataset))
-	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
-		return r.send(a)
-	}
-	return fmt.Errorf("unknown action kind %q", a.Kind)
-}
-
 // send carries out one replication step with its hold protection:
 // step holds on both ends, send|recv -s, confirm the received GUID, new
 // cursor, move the last-received hold, then drop step holds and old
