@@ -60,7 +60,10 @@ func everyKindStages() []kindStage {
 	return []kindStage{
 		{action: &plan.Action{Address: "snapshot.src.tank", Kind: plan.KindSnapshot, Host: "src", Dataset: "tank",
 			Datasets: []string{"tank/a", "tank/b"}, Snapshots: []plan.SnapRef{{Name: "s2"}}, Reason: "fixture: schedule"},
-			check: func(t *testing.T, src, dst *zfsfake.Host) { snap("tank/a", "s2")(t, src, dst); snap("tank/b", "s2")(t, src, dst) }},
+			check: func(t *testing.T, src, dst *zfsfake.Host) {
+				snap("tank/a", "s2")(t, src, dst)
+				snap("tank/b", "s2")(t, src, dst)
+			}},
 		{action: &plan.Action{Address: "placeholder.dst.backup/p", Kind: plan.KindCreatePlaceholder, Host: "dst", Dataset: "backup/p", Reason: "fixture: parent"},
 			check: func(t *testing.T, _, dst *zfsfake.Host) {
 				if !dst.Exists("backup/p") {
