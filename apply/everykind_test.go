@@ -1,13 +1,16 @@
 package apply_test
 
 import (
+	"bytes"
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/zplan/zplan/apply"
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/remote"
 	"github.com/zplan/zplan/zfs/zfsfake"
 )
@@ -186,6 +189,57 @@ func TestEveryKindApplies(t *testing.T) {
 		}
 		if s.check != nil {
 			t.Run(a.Address, func(t *testing.T) { s.check(t, src, dst) })
+		}
+	}
+}
+
+// everyKindPlan is the fixture's actions as one plan.
+func everyKindPlan() *plan.Plan {
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, ZplanVersion: "test", ConfigHash: "h",
+		Time: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	for _, s := range everyKindStages() {
+		p.Actions = append(p.Actions, s.action)
+	}
+	return p
+}
+
+// TestEveryKindRoundTripsAndCounts saves and reads back a plan with one
+// action of every kind, and checks that the summary puts each kind in
+// its table class.
+func TestEveryKindRoundTripsAndCounts(t *testing.T) {
+	p := everyKindPlan()
+	var b bytes.Buffer
+	if err := planfile.Encode(&b, p, p.Time); err != nil {
+		t.Fatal(err)
+	}
+	f, err := planfile.Decode(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := everyKindPlan()
+	if err := want.Sort(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(f.Plan.Actions, want.Actions) {
+		t.Error("actions changed in the plan-file round trip")
+	}
+	for _, k := range plan.Kinds() {
+		one := &plan.Plan{}
+		for _, a := range p.Actions {
+			if a.Kind == k {
+				one.Actions = append(one.Actions, a)
+			}
+		}
+		s := one.Summarize()
+		info, _ := k.Info()
+		got := map[plan.Class]int{plan.ClassCreate: s.Create, plan.ClassSend: s.Send, plan.ClassDestroy: s.Destroy, plan.ClassBookkeeping: s.Other}
+		for class, n := range got {
+			if (n > 0) != (class == info.Class) {
+				t.Errorf("%s: summary %+v, want only class %d counted", k, s, info.Class)
+			}
+		}
+		if info.DestroysSnapshots && s.Destroy == 0 {
+			t.Errorf("%s destroys snapshots but the summary counts no destroy", k)
 		}
 	}
 }
