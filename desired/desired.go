@@ -51,9 +51,13 @@ type RetentionRule struct {
 	PruneUnsent bool
 }
 
-// Edge replicates one source dataset to one target dataset.
+// Edge replicates one source dataset to one target dataset. It carries
+// the replication block's settings resolved (defaults applied), so the
+// planner and the plan-file validator read them here and never the raw
+// configuration.
 type Edge struct {
-	Replication   *hclspec.Replication
+	// Name is the replication block's name, for reasons and hints.
+	Name          string
 	ID            string
 	SourceHost    string
 	SourceDataset string
@@ -61,6 +65,25 @@ type Edge struct {
 	TargetDataset string
 	// Prefix selects the source snapshots that are sent ("" = all).
 	Prefix string
+
+	Initial      string // "most_recent" or "all"
+	Raw          string // "auto", "always" or "never"
+	AllowDecrypt bool   // a decrypted send of an encrypted dataset is accepted
+	OnDivergence string // "refuse" or "rollback"
+	Send         SendOptions
+}
+
+// SendOptions are the extra zfs send flags of an edge. It is the
+// configuration's type: the options need no resolving.
+type SendOptions = hclspec.SendOptions
+
+// orDefault is v, or def when v is unset (a Config built in code rather
+// than decoded).
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // Resolve expands dataset patterns against the observed hosts and
@@ -102,8 +125,13 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 		for _, ds := range p.selectDatasets(st, host, sel) {
 			tgt := TargetName(r, ds)
 			p.Edges = append(p.Edges, &Edge{
-				Replication: r, ID: r.ID, SourceHost: host, SourceDataset: ds,
+				Name: r.Name, ID: r.ID, SourceHost: host, SourceDataset: ds,
 				TargetHost: r.TargetHost, TargetDataset: tgt, Prefix: prefix,
+				Initial:      orDefault(r.Initial, hclspec.DefaultInitial),
+				Raw:          orDefault(r.Raw, hclspec.DefaultRaw),
+				AllowDecrypt: r.AllowDecrypt,
+				OnDivergence: orDefault(r.OnDivergence, hclspec.DefaultOnDivergence),
+				Send:         r.SendOptions,
 			})
 			p.Retention = append(p.Retention, &RetentionRule{
 				Source: "replication." + r.Name + " target", Host: r.TargetHost, Dataset: tgt, Prefix: prefix,
