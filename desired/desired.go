@@ -66,25 +66,35 @@ type Edge struct {
 	// Prefix selects the source snapshots that are sent ("" = all).
 	Prefix string
 
-	Initial      string // "most_recent" or "all"
-	Raw          string // "auto", "always" or "never"
-	AllowDecrypt bool   // a decrypted send of an encrypted dataset is accepted
-	OnDivergence string // "refuse" or "rollback"
+	Initial      Initial      // never "": Resolve applies the default
+	Raw          Raw          // never ""
+	AllowDecrypt bool         // a decrypted send of an encrypted dataset is accepted
+	OnDivergence OnDivergence // never ""
 	Send         SendOptions
 }
+
+// The replication settings' enums are the configuration's (see
+// hclspec/modes.go for why they live there); these aliases let the
+// planner name them through desired.
+type (
+	Initial      = hclspec.Initial
+	Raw          = hclspec.Raw
+	OnDivergence = hclspec.OnDivergence
+)
+
+const (
+	InitialMostRecent  = hclspec.InitialMostRecent
+	InitialAll         = hclspec.InitialAll
+	RawAuto            = hclspec.RawAuto
+	RawAlways          = hclspec.RawAlways
+	RawNever           = hclspec.RawNever
+	DivergenceRefuse   = hclspec.DivergenceRefuse
+	DivergenceRollback = hclspec.DivergenceRollback
+)
 
 // SendOptions are the extra zfs send flags of an edge. It is the
 // configuration's type: the options need no resolving.
 type SendOptions = hclspec.SendOptions
-
-// orDefault is v, or def when v is unset (a Config built in code rather
-// than decoded).
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
 
 // Resolve expands dataset patterns against the observed hosts and
 // compiles schedules and retention rules.
@@ -127,10 +137,10 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 			p.Edges = append(p.Edges, &Edge{
 				Name: r.Name, ID: r.ID, SourceHost: host, SourceDataset: ds,
 				TargetHost: r.TargetHost, TargetDataset: tgt, Prefix: prefix,
-				Initial:      orDefault(r.Initial, hclspec.DefaultInitial),
-				Raw:          orDefault(r.Raw, hclspec.DefaultRaw),
+				Initial:      r.Initial.OrDefault(),
+				Raw:          r.Raw.OrDefault(),
 				AllowDecrypt: r.AllowDecrypt,
-				OnDivergence: orDefault(r.OnDivergence, hclspec.DefaultOnDivergence),
+				OnDivergence: r.OnDivergence.OrDefault(),
 				Send:         r.SendOptions,
 			})
 			p.Retention = append(p.Retention, &RetentionRule{

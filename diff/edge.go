@@ -94,7 +94,7 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		}
 		first := cands[len(cands)-1]
 		rest := []cand(nil)
-		if e.Initial == "all" {
+		if e.Initial == desired.InitialAll {
 			first, rest = cands[0], cands[1:]
 		}
 		steps = append(steps, step{kind: plan.KindSendFull, to: first, est: p.estimate(src, nil, first)})
@@ -228,9 +228,9 @@ func (p *planner) estimate(src *observe.Dataset, from *base, to cand) int64 {
 // would expose plaintext or mix raw and non-raw streams.
 func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok bool) {
 	switch e.Raw {
-	case "always":
+	case desired.RawAlways:
 		raw = true
-	case "never":
+	case desired.RawNever:
 		if src.Encrypted() && !e.AllowDecrypt {
 			p.conflict(e, e.SourceHost, e.SourceDataset,
 				"source is encrypted and raw = \"never\" would send it decrypted",
@@ -297,7 +297,7 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 				what += fmt.Sprintf(", and %s written since", plan.HumanBytes(int64(tgt.Written)))
 			}
 		}
-		if e.OnDivergence != "rollback" {
+		if e.OnDivergence != desired.DivergenceRollback {
 			p.conflict(e, e.TargetHost, e.TargetDataset, "target diverged: "+what,
 				"if that data is not needed, destroy those snapshots or roll the target back on "+e.TargetHost+", or declare on_divergence = \"rollback\" in replication \""+e.Name+"\"")
 			return nil, false

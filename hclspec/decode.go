@@ -19,9 +19,9 @@ import (
 // Defaults of the configuration language.
 const (
 	DefaultPrefix       = "zplan_"
-	DefaultInitial      = "most_recent"
-	DefaultRaw          = "auto"
-	DefaultOnDivergence = "refuse"
+	DefaultInitial      = InitialMostRecent
+	DefaultRaw          = RawAuto
+	DefaultOnDivergence = DivergenceRefuse
 	// MinEvery is the shortest snapshot interval: a minute, cron's
 	// resolution; more often would mostly cost txg syncs.
 	MinEvery = time.Minute
@@ -617,9 +617,9 @@ func (d *decoder) replication(b *hcl.Block) *Replication {
 		}
 		d.errorf(rng, "Invalid replication id", "id %q %s; it names hold tags and bookmarks. Set id to letters, digits and _ . : - (at most %d characters).", r.ID, msg, MaxIDLen)
 	}
-	r.Initial = d.enum(at, "initial", DefaultInitial, "most_recent", "all")
-	r.Raw = d.enum(at, "raw", DefaultRaw, "auto", "always", "never")
-	r.OnDivergence = d.enum(at, "on_divergence", DefaultOnDivergence, "refuse", "rollback")
+	r.Initial = enum(d, at, "initial", DefaultInitial, initialValues)
+	r.Raw = enum(d, at, "raw", DefaultRaw, rawValues)
+	r.OnDivergence = enum(d, at, "on_divergence", DefaultOnDivergence, onDivergenceValues)
 	r.AllowDecrypt, _ = d.boolean(at, "allow_decrypt", false)
 	r.SendOptions = SendOptions{LargeBlocks: true, Compressed: true}
 
@@ -762,14 +762,16 @@ func selects(sel DatasetSelector, name string) bool {
 	return in
 }
 
-func (d *decoder) enum(at hcl.Attributes, name, def string, allowed ...string) string {
-	v, a := d.str(at, name, def)
+// enum decodes a string attribute that takes one of the allowed values;
+// any other value is an error at the value, and def applies.
+func enum[T ~string](d *decoder, at hcl.Attributes, name string, def T, allowed []T) T {
+	v, a := d.str(at, name, string(def))
 	if a == nil {
-		return v
+		return T(v)
 	}
 	for _, x := range allowed {
-		if v == x {
-			return v
+		if T(v) == x {
+			return x
 		}
 	}
 	d.errorf(a.Expr.Range().Ptr(), "Invalid "+name, "%s = %q is not one of: %s (default %q).", name, v, strings.Join(quoted(allowed), ", "), def)
@@ -902,7 +904,7 @@ func prefixed(p string, names []string) []string {
 	return out
 }
 
-func quoted(names []string) []string {
+func quoted[T ~string](names []T) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
 		out[i] = fmt.Sprintf("%q", n)

@@ -211,7 +211,7 @@ func (v *validator) action() {
 		}
 		declared := false
 		for _, e := range edges {
-			declared = declared || e.OnDivergence == "rollback"
+			declared = declared || e.OnDivergence == desired.DivergenceRollback
 		}
 		if !declared {
 			v.bad(RuleRollback, "no replication into %s:%s declares on_divergence = \"rollback\"", a.Host, a.Dataset)
@@ -369,9 +369,9 @@ func sendFlags(e *desired.Edge) [][]string {
 	o.Raw = true
 	raw := o.Flags()
 	switch e.Raw {
-	case "always":
+	case desired.RawAlways:
 		return [][]string{raw}
-	case "never":
+	case desired.RawNever:
 		return [][]string{plain}
 	}
 	return [][]string{plain, raw}
@@ -400,7 +400,7 @@ func (v *validator) send() {
 	if !slices.ContainsFunc(sendFlags(e), func(f []string) bool { return slices.Equal(f, s.Flags) }) {
 		v.bad(RuleFlags, "send flags %q are not edge %s's (%q)", s.Flags, e.ID, sendFlags(e))
 	}
-	if s.Decrypt && !(e.Raw == "never" && e.AllowDecrypt) {
+	if s.Decrypt && !(e.Raw == desired.RawNever && e.AllowDecrypt) {
 		v.bad(RuleFlags, "sends decrypted, but edge %s does not declare raw = \"never\" with allow_decrypt = true", e.ID)
 	}
 	switch {
