@@ -1,11 +1,10 @@
 package hclspec
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -24,7 +23,7 @@ const (
 	DefaultOnDivergence = DivergenceRefuse
 	// MinEvery is the shortest snapshot interval: a minute, cron's
 	// resolution; more often would mostly cost txg syncs.
-	MinEvery = time.Minute
+	MinEvery = timespec.MinEvery
 )
 
 var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
@@ -472,21 +471,26 @@ func (d *decoder) schedule(b *hcl.Block, at hcl.Attributes) Schedule {
 		txt, _ := d.str(at, "every", "")
 		dur, err := timespec.ParseDuration(txt)
 		rng := everyA.Expr.Range().Ptr()
-		switch {
-		case err != nil:
+		if err != nil {
 			d.errorf(rng, "Invalid every", "%v.", err)
-		case dur < MinEvery:
-			d.errorf(rng, "Interval too short", "every = %q is shorter than the minimum of 1m; snapshot at most once a minute.", txt)
-		case dur%time.Second != 0:
+			break
+		}
+		var se *timespec.ScheduleError
+		_, err = timespec.EverySchedule(dur)
+		switch {
+		case errors.As(err, &se) && se.Problem == timespec.EveryFraction:
 			d.errorf(rng, "Invalid every", "every = %q is not a whole number of seconds.", txt)
+		case err != nil:
+			d.errorf(rng, "Interval too short", "every = %q is shorter than the minimum of %s; snapshot at most once a minute.", txt, timespec.FormatDuration(MinEvery))
 		default:
 			s.Every = dur
 		}
 	default:
 		txt, _ := d.str(at, "cron", "")
-		if _, err := timespec.ParseCron(txt); err != nil {
+		var se *timespec.ScheduleError
+		if _, err := timespec.CronSchedule(txt); errors.As(err, &se) {
 			d.errorf(cronA.Expr.Range().Ptr(), "Invalid cron expression",
-				"cron %q: %v. The format is minute hour day-of-month month day-of-week, evaluated in UTC (e.g. \"0 */6 * * *\", \"30 2 * * mon-fri\", or @daily).", txt, err)
+				"cron %q: %v. The format is minute hour day-of-month month day-of-week, evaluated in UTC (e.g. \"0 */6 * * *\", \"30 2 * * mon-fri\", or @daily).", txt, se.Err)
 		} else {
 			s.Cron = txt
 		}
@@ -519,27 +523,27 @@ func (d *decoder) retention(b *hcl.Block, where string, source bool) *Retention 
 	c := d.content(b.Body, schema, "the retention block of "+where)
 	at := c.Attributes
 	r := &Retention{DefRange: b.DefRange}
-	var a *hcl.Attribute
-	if r.Grid, a = d.str(at, "grid", ""); a != nil {
-		if _, err := timespec.ParseGrid(r.Grid); err != nil {
-			d.errorf(a.Expr.Range().Ptr(), "Invalid retention grid", "%v.", err)
-		}
-	}
-	if r.KeepLast, a = d.integer(at, "keep_last", 0); a != nil && r.KeepLast < 0 {
-		d.errorf(a.Expr.Range().Ptr(), "Invalid keep_last", "keep_last must be 0 or more, not %d.", r.KeepLast)
-	}
-	if r.KeepMatching, a = d.strList(at, "keep_matching"); a != nil {
-		for _, pat := range r.KeepMatching {
-			if _, err := regexp.Compile(pat); err != nil {
-				d.errorf(a.Expr.Range().Ptr(), "Invalid regular expression", "keep_matching %q: %v. The syntax is Go's RE2 (https://pkg.go.dev/regexp/syntax).", pat, err)
-			}
-		}
-	}
+	var gridA, keepLastA, matchingA *hcl.Attribute
+	r.Grid, gridA = d.str(at, "grid", "")
+	r.KeepLast, keepLastA = d.integer(at, "keep_last", 0)
+	r.KeepMatching, matchingA = d.strList(at, "keep_matching")
 	r.AdoptForeign, _ = d.boolean(at, "adopt_foreign", false)
 	r.PruneUnsent, _ = d.boolean(at, "prune_unsent", false)
-	if strings.TrimSpace(r.Grid) == "" && r.KeepLast == 0 && len(r.KeepMatching) == 0 {
-		d.errorf(b.DefRange.Ptr(), "Retention without rules",
-			"This retention block keeps nothing but the newest snapshot. Add a rule: grid (e.g. \"1x1h(keep=all) | 24x1h | 14x1d\"), keep_last, or keep_matching; or remove the block to keep every snapshot.")
+	_, errs := r.rules(gridA != nil)
+	for _, e := range errs {
+		switch {
+		case e.Rule == "grid" && gridA != nil:
+			d.errorf(gridA.Expr.Range().Ptr(), "Invalid retention grid", "%v.", e.Err)
+		case e.Rule == "keep_last" && keepLastA != nil:
+			d.errorf(keepLastA.Expr.Range().Ptr(), "Invalid keep_last", "keep_last must be 0 or more, not %d.", r.KeepLast)
+		case e.Rule == "keep_matching" && matchingA != nil:
+			d.errorf(matchingA.Expr.Range().Ptr(), "Invalid regular expression", "%v. The syntax is Go's RE2 (https://pkg.go.dev/regexp/syntax).", e.Err)
+		case e.Rule == "":
+			d.errorf(b.DefRange.Ptr(), "Retention without rules",
+				"This retention block keeps nothing but the newest snapshot. Add a rule: grid (e.g. \"1x1h(keep=all) | 24x1h | 14x1d\"), keep_last, or keep_matching; or remove the block to keep every snapshot.")
+		default: // the attribute did not decode; its value is the default, which has no problem
+			d.errorf(b.DefRange.Ptr(), "Invalid retention", "%v.", e.Err)
+		}
 	}
 	return r
 }
