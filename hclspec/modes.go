@@ -1,5 +1,11 @@
 package hclspec
 
+import (
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
 // The replication block's enumerated settings. They are defined here,
 // where the configuration language spells them, because Replication holds
 // them and hclspec cannot import desired (desired imports hclspec);
@@ -57,4 +63,20 @@ func orDefault[T ~string](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// enum decodes a string attribute that takes one of the allowed values;
+// any other value is an error at the value, and def applies.
+func enum[T ~string](d *decoder, at hcl.Attributes, name string, def T, allowed []T) T {
+	v, a := d.str(at, name, string(def))
+	if a == nil {
+		return T(v)
+	}
+	for _, x := range allowed {
+		if T(v) == x {
+			return x
+		}
+	}
+	d.errorf(a.Expr.Range().Ptr(), "Invalid "+name, "%s = %q is not one of: %s (default %q).", name, v, strings.Join(quoted(allowed), ", "), def)
+	return def
 }

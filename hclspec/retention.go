@@ -6,8 +6,69 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/zplan/zplan/hclspec/timespec"
 )
+
+var sourceRetentionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "grid"}, {Name: "keep_last"}, {Name: "keep_matching"}, {Name: "adopt_foreign"}, {Name: "prune_unsent"},
+}}
+
+// Target retention has no prune_unsent: nothing is sent from a target.
+var targetRetentionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "grid"}, {Name: "keep_last"}, {Name: "keep_matching"}, {Name: "adopt_foreign"},
+}}
+
+// retentionBlock decodes at most one retention block.
+func (d *decoder) retentionBlock(blocks hcl.Blocks, where string, source bool) *Retention {
+	var out *Retention
+	for _, b := range blocks {
+		if b.Type != "retention" {
+			continue
+		}
+		if out != nil {
+			d.errorf(b.DefRange.Ptr(), "Duplicate retention block",
+				"%s already has a retention block at %s; put all rules (grid, keep_last, keep_matching) in that one.", where, out.DefRange)
+			continue
+		}
+		out = d.retention(b, where, source)
+	}
+	return out
+}
+
+func (d *decoder) retention(b *hcl.Block, where string, source bool) *Retention {
+	schema := targetRetentionSchema
+	if source {
+		schema = sourceRetentionSchema
+	}
+	c := d.content(b.Body, schema, "the retention block of "+where)
+	at := c.Attributes
+	r := &Retention{DefRange: b.DefRange}
+	var gridA, keepLastA, matchingA *hcl.Attribute
+	r.Grid, gridA = d.str(at, "grid", "")
+	r.KeepLast, keepLastA = d.integer(at, "keep_last", 0)
+	r.KeepMatching, matchingA = d.strList(at, "keep_matching")
+	r.AdoptForeign, _ = d.boolean(at, "adopt_foreign", false)
+	r.PruneUnsent, _ = d.boolean(at, "prune_unsent", false)
+	_, errs := r.rules(gridA != nil)
+	for _, e := range errs {
+		switch {
+		case e.Rule == "grid" && gridA != nil:
+			d.errorf(gridA.Expr.Range().Ptr(), "Invalid retention grid", "%v.", e.Err)
+		case e.Rule == "keep_last" && keepLastA != nil:
+			d.errorf(keepLastA.Expr.Range().Ptr(), "Invalid keep_last", "keep_last must be 0 or more, not %d.", r.KeepLast)
+		case e.Rule == "keep_matching" && matchingA != nil:
+			d.errorf(matchingA.Expr.Range().Ptr(), "Invalid regular expression", "%v. The syntax is Go's RE2 (https://pkg.go.dev/regexp/syntax).", e.Err)
+		case e.Rule == "":
+			d.errorf(b.DefRange.Ptr(), "Retention without rules",
+				"This retention block keeps nothing but the newest snapshot. Add a rule: grid (e.g. \"1x1h(keep=all) | 24x1h | 14x1d\"), keep_last, or keep_matching; or remove the block to keep every snapshot.")
+		default: // the attribute did not decode; its value is the default, which has no problem
+			d.errorf(b.DefRange.Ptr(), "Invalid retention", "%v.", e.Err)
+		}
+	}
+	return r
+}
 
 // RetentionRules are a retention block's rules, parsed and checked.
 type RetentionRules struct {
