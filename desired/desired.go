@@ -51,9 +51,13 @@ type RetentionRule struct {
 	PruneUnsent bool
 }
 
-// Edge replicates one source dataset to one target dataset.
+// Edge replicates one source dataset to one target dataset. It carries
+// the replication block's settings resolved (defaults applied), so the
+// planner and the plan-file validator read them here and never the raw
+// configuration.
 type Edge struct {
-	Replication   *hclspec.Replication
+	// Name is the replication block's name, for reasons and hints.
+	Name          string
 	ID            string
 	SourceHost    string
 	SourceDataset string
@@ -61,7 +65,36 @@ type Edge struct {
 	TargetDataset string
 	// Prefix selects the source snapshots that are sent ("" = all).
 	Prefix string
+
+	Initial      Initial      // never "": Resolve applies the default
+	Raw          Raw          // never ""
+	AllowDecrypt bool         // a decrypted send of an encrypted dataset is accepted
+	OnDivergence OnDivergence // never ""
+	Send         SendOptions
 }
+
+// The replication settings' enums are the configuration's (see
+// hclspec/modes.go for why they live there); these aliases let the
+// planner name them through desired.
+type (
+	Initial      = hclspec.Initial
+	Raw          = hclspec.Raw
+	OnDivergence = hclspec.OnDivergence
+)
+
+const (
+	InitialMostRecent  = hclspec.InitialMostRecent
+	InitialAll         = hclspec.InitialAll
+	RawAuto            = hclspec.RawAuto
+	RawAlways          = hclspec.RawAlways
+	RawNever           = hclspec.RawNever
+	DivergenceRefuse   = hclspec.DivergenceRefuse
+	DivergenceRollback = hclspec.DivergenceRollback
+)
+
+// SendOptions are the extra zfs send flags of an edge. It is the
+// configuration's type: the options need no resolving.
+type SendOptions = hclspec.SendOptions
 
 // Resolve expands dataset patterns against the observed hosts and
 // compiles schedules and retention rules.
@@ -102,8 +135,13 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 		for _, ds := range p.selectDatasets(st, host, sel) {
 			tgt := TargetName(r, ds)
 			p.Edges = append(p.Edges, &Edge{
-				Replication: r, ID: r.ID, SourceHost: host, SourceDataset: ds,
+				Name: r.Name, ID: r.ID, SourceHost: host, SourceDataset: ds,
 				TargetHost: r.TargetHost, TargetDataset: tgt, Prefix: prefix,
+				Initial:      r.Initial.OrDefault(),
+				Raw:          r.Raw.OrDefault(),
+				AllowDecrypt: r.AllowDecrypt,
+				OnDivergence: r.OnDivergence.OrDefault(),
+				Send:         r.SendOptions,
 			})
 			p.Retention = append(p.Retention, &RetentionRule{
 				Source: "replication." + r.Name + " target", Host: r.TargetHost, Dataset: tgt, Prefix: prefix,

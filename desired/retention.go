@@ -1,7 +1,6 @@
 package desired
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -58,38 +57,24 @@ type Retention struct {
 }
 
 // CompileRetention checks r and compiles it; nil compiles to a nil
-// *Retention, which keeps everything. A retention without any rule
-// is an error: it would destroy everything but the newest snapshot, which
-// is never what an empty block means.
+// *Retention, which keeps everything. The rules are checked by
+// hclspec's Retention.Rules, the same code the configuration decoder
+// reports from; the first problem is returned.
 func CompileRetention(r *hclspec.Retention) (*Retention, error) {
-	if r == nil {
+	rules, errs := r.Rules()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	if rules == nil {
 		return nil, nil // a nil *Retention keeps everything
 	}
-	out := &Retention{keepLast: r.KeepLast}
-	if r.KeepLast < 0 {
-		return nil, fmt.Errorf("keep_last %d is negative", r.KeepLast)
-	}
-	if strings.TrimSpace(r.Grid) != "" {
-		g, err := timespec.ParseGrid(r.Grid)
-		if err != nil {
-			return nil, err
-		}
-		out.grid = g
-		parts := make([]string, len(g))
-		for i, iv := range g {
+	out := &Retention{grid: rules.Grid, keepLast: rules.KeepLast, matching: rules.Matching}
+	if out.grid != nil {
+		parts := make([]string, len(out.grid))
+		for i, iv := range out.grid {
 			parts[i] = iv.Text
 		}
 		out.gridText = strings.Join(parts, " | ")
-	}
-	for _, pat := range r.KeepMatching {
-		re, err := regexp.Compile(pat)
-		if err != nil {
-			return nil, fmt.Errorf("keep_matching %q: %w", pat, err)
-		}
-		out.matching = append(out.matching, re)
-	}
-	if out.grid == nil && out.keepLast == 0 && out.matching == nil {
-		return nil, errors.New("retention has no rule; set grid, keep_last or keep_matching")
 	}
 	return out, nil
 }

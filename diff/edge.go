@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/zplan/zplan/desired"
-	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/zfs"
@@ -95,7 +94,7 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		}
 		first := cands[len(cands)-1]
 		rest := []cand(nil)
-		if e.Replication.Initial == "all" {
+		if e.Initial == desired.InitialAll {
 			first, rest = cands[0], cands[1:]
 		}
 		steps = append(steps, step{kind: plan.KindSendFull, to: first, est: p.estimate(src, nil, first)})
@@ -228,15 +227,14 @@ func (p *planner) estimate(src *observe.Dataset, from *base, to cand) int64 {
 // rawMode decides whether the edge sends raw, refusing combinations that
 // would expose plaintext or mix raw and non-raw streams.
 func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok bool) {
-	r := e.Replication
-	switch r.Raw {
-	case "always":
+	switch e.Raw {
+	case desired.RawAlways:
 		raw = true
-	case "never":
-		if src.Encrypted() && !r.AllowDecrypt {
+	case desired.RawNever:
+		if src.Encrypted() && !e.AllowDecrypt {
 			p.conflict(e, e.SourceHost, e.SourceDataset,
 				"source is encrypted and raw = \"never\" would send it decrypted",
-				"set allow_decrypt = true in replication \""+r.Name+"\" to accept plaintext on the target, or use raw = \"auto\"")
+				"set allow_decrypt = true in replication \""+e.Name+"\" to accept plaintext on the target, or use raw = \"auto\"")
 			return false, false
 		}
 	default:
@@ -299,12 +297,12 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 				what += fmt.Sprintf(", and %s written since", plan.HumanBytes(int64(tgt.Written)))
 			}
 		}
-		if e.Replication.OnDivergence != "rollback" {
+		if e.OnDivergence != desired.DivergenceRollback {
 			p.conflict(e, e.TargetHost, e.TargetDataset, "target diverged: "+what,
-				"if that data is not needed, destroy those snapshots or roll the target back on "+e.TargetHost+", or declare on_divergence = \"rollback\" in replication \""+e.Replication.Name+"\"")
+				"if that data is not needed, destroy those snapshots or roll the target back on "+e.TargetHost+", or declare on_divergence = \"rollback\" in replication \""+e.Name+"\"")
 			return nil, false
 		}
-		p.rollback(e, tgt, t, extra, "on_divergence = \"rollback\" in replication."+e.Replication.Name+": "+what)
+		p.rollback(e, tgt, t, extra, "on_divergence = \"rollback\" in replication."+e.Name+": "+what)
 		return b, true
 	}
 	p.conflict(e, e.TargetHost, e.TargetDataset,
@@ -571,8 +569,7 @@ func contains(ss []string, s string) bool {
 // the bookkeeping each one does after it succeeds.
 func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool, steps []step, deps []string) {
 	srcKey, tgtKey := dsKey{e.SourceHost, e.SourceDataset}, dsKey{e.TargetHost, e.TargetDataset}
-	r := e.Replication
-	flags := sendFlags(r, raw)
+	flags := sendFlags(e, raw)
 	oldCursors := edgeCursors(src, e.ID)
 	var oldLast []string
 	if tgt != nil {
@@ -601,14 +598,14 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 		pre := []plan.Precondition{{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "@" + st.to.name, GUID: st.to.guid}}
 		switch {
 		case st.kind == plan.KindSendResume:
-			a.Reason = fmt.Sprintf("replication.%s: resume the interrupted receive into %s:%s", r.Name, e.TargetHost, e.TargetDataset)
+			a.Reason = fmt.Sprintf("replication.%s: resume the interrupted receive into %s:%s", e.Name, e.TargetHost, e.TargetDataset)
 			pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreResumeToken, Object: e.TargetDataset, Value: st.token})
 		case st.from == nil:
-			a.Reason = fmt.Sprintf("replication.%s: %s:%s does not exist (initial = %q)", r.Name, e.TargetHost, e.TargetDataset, initialMode(r))
+			a.Reason = fmt.Sprintf("replication.%s: %s:%s does not exist (initial = %q)", e.Name, e.TargetHost, e.TargetDataset, e.Initial)
 			pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreAbsent, Object: e.TargetDataset})
 			p.firstSend[tgtKey] = a.Address
 		default:
-			a.Reason = fmt.Sprintf("replication.%s: %s:%s lacks @%s", r.Name, e.TargetHost, e.TargetDataset, st.to.name)
+			a.Reason = fmt.Sprintf("replication.%s: %s:%s lacks @%s", e.Name, e.TargetHost, e.TargetDataset, st.to.name)
 			pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + st.from.targetName, GUID: st.from.guid})
 			if i == 0 {
 				pre = append(pre, plan.Precondition{Host: e.TargetHost, Kind: plan.PreResumeToken, Object: e.TargetDataset})
@@ -650,17 +647,10 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 	}
 }
 
-func initialMode(r *hclspec.Replication) string {
-	if r.Initial == "" {
-		return "most_recent"
-	}
-	return r.Initial
-}
-
 // sendFlags are the zfs send flags of an edge.
-func sendFlags(r *hclspec.Replication, raw bool) []string {
+func sendFlags(e *desired.Edge, raw bool) []string {
 	return zfs.SendOptions{
-		Raw: raw, LargeBlocks: r.SendOptions.LargeBlocks, Compressed: r.SendOptions.Compressed,
-		Embedded: r.SendOptions.Embedded, Properties: r.SendOptions.Properties,
+		Raw: raw, LargeBlocks: e.Send.LargeBlocks, Compressed: e.Send.Compressed,
+		Embedded: e.Send.Embedded, Properties: e.Send.Properties,
 	}.Flags()
 }

@@ -102,10 +102,10 @@ type Replication struct {
 	// placed under TargetRoot; defaults to the source pool name.
 	StripPrefix string
 
-	Initial      string // "most_recent" (default) or "all"
-	Raw          string // "auto" (default: raw when encrypted), "always", "never"
-	AllowDecrypt bool   // explicit opt-in to send an encrypted dataset decrypted
-	OnDivergence string // "refuse" (default) or "rollback"
+	Initial      Initial      // most_recent (default) or all
+	Raw          Raw          // auto (default: raw when encrypted), always, never
+	AllowDecrypt bool         // explicit opt-in to send an encrypted dataset decrypted
+	OnDivergence OnDivergence // refuse (default) or rollback
 	SendOptions  SendOptions
 
 	TargetRetention *Retention

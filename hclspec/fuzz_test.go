@@ -39,5 +39,8 @@ replication "r" {
 		if !diags.HasErrors() && cfg.Hash == "" {
 			t.Fatal("a configuration without errors has no hash")
 		}
+		if !diags.HasErrors() {
+			checkCompiles(t, cfg)
+		}
 	})
 }

@@ -237,6 +237,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad id", repl("id = \"a/b\"\nsource { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n}"), "Invalid replication id", "hold tags", 13},
 		{"long id", repl("id = \"" + strings.Repeat("x", 65) + "\"\nsource { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n}"), "Invalid replication id", "longer than 64", 13},
 		{"bad enum", repl("raw = \"sometimes\"\nsource { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n}"), "Invalid raw", `"auto", "always", "never"`, 13},
+		{"bad initial", repl("initial = \"newest\"\nsource { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n}"), "Invalid initial", `initial = "newest" is not one of: "most_recent", "all" (default "most_recent").`, 13},
+		{"bad on_divergence", repl("on_divergence = \"overwrite\"\nsource { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n}"), "Invalid on_divergence", `"refuse", "rollback" (default "refuse")`, 13},
 		{"bad root", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b/\"\n}"), "Invalid target root", "trailing /", 16},
 		{"strip outside", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n strip_prefix = \"other\"\n}"), "Source outside strip_prefix", "tank/data is not other", 17},
 		{"target in source", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.local\n root = \"tank/data/backup\"\n}"), "Target inside the source", "exclude", 14},

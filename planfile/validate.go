@@ -211,7 +211,7 @@ func (v *validator) action() {
 		}
 		declared := false
 		for _, e := range edges {
-			declared = declared || e.Replication.OnDivergence == "rollback"
+			declared = declared || e.OnDivergence == desired.DivergenceRollback
 		}
 		if !declared {
 			v.bad(RuleRollback, "no replication into %s:%s declares on_divergence = \"rollback\"", a.Host, a.Dataset)
@@ -363,16 +363,15 @@ func (v *validator) holdTag() {
 // as raw says; raw = "auto" decides by the source's encryption, which
 // only the hosts know, so both forms pass here.
 func sendFlags(e *desired.Edge) [][]string {
-	r := e.Replication
-	o := zfs.SendOptions{LargeBlocks: r.SendOptions.LargeBlocks, Compressed: r.SendOptions.Compressed,
-		Embedded: r.SendOptions.Embedded, Properties: r.SendOptions.Properties}
+	o := zfs.SendOptions{LargeBlocks: e.Send.LargeBlocks, Compressed: e.Send.Compressed,
+		Embedded: e.Send.Embedded, Properties: e.Send.Properties}
 	plain := o.Flags()
 	o.Raw = true
 	raw := o.Flags()
-	switch r.Raw {
-	case "always":
+	switch e.Raw {
+	case desired.RawAlways:
 		return [][]string{raw}
-	case "never":
+	case desired.RawNever:
 		return [][]string{plain}
 	}
 	return [][]string{plain, raw}
@@ -401,7 +400,7 @@ func (v *validator) send() {
 	if !slices.ContainsFunc(sendFlags(e), func(f []string) bool { return slices.Equal(f, s.Flags) }) {
 		v.bad(RuleFlags, "send flags %q are not edge %s's (%q)", s.Flags, e.ID, sendFlags(e))
 	}
-	if s.Decrypt && !(e.Replication.Raw == "never" && e.Replication.AllowDecrypt) {
+	if s.Decrypt && !(e.Raw == desired.RawNever && e.AllowDecrypt) {
 		v.bad(RuleFlags, "sends decrypted, but edge %s does not declare raw = \"never\" with allow_decrypt = true", e.ID)
 	}
 	switch {

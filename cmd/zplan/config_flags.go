@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/hclspec"
 )
 
@@ -53,33 +52,7 @@ func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
 		path = "."
 	}
 	cfg, diags := hclspec.Load(path, hclspec.WithVars(vars))
-	if !diags.HasErrors() {
-		diags = append(diags, compileCheck(cfg)...)
-	}
 	return cfg, diags, nil
-}
-
-// compileCheck compiles every schedule and retention the way plan will.
-// hclspec already validates them; this keeps the two from drifting apart.
-func compileCheck(cfg *hclspec.Config) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	bad := func(rng hcl.Range, what string, err error) {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + what, Detail: err.Error() + ".", Subject: rng.Ptr()})
-	}
-	for _, p := range cfg.Snapshots {
-		if _, err := desired.CompileSchedule(p.Schedule); err != nil {
-			bad(p.DefRange, "schedule", err)
-		}
-		if _, err := desired.CompileRetention(p.Retention); err != nil {
-			bad(p.Retention.DefRange, "retention", err)
-		}
-	}
-	for _, r := range cfg.Replications {
-		if _, err := desired.CompileRetention(r.TargetRetention); err != nil {
-			bad(r.TargetRetention.DefRange, "retention", err)
-		}
-	}
-	return diags
 }
 
 // load loads the configuration, prints its diagnostics (warnings too) to

@@ -173,9 +173,6 @@ func TestExamplesValidate(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			cfg, diags := hclspec.Load(f, hclspec.WithLookupEnv(func(string) (string, bool) { return "", false }))
-			if !diags.HasErrors() {
-				diags = append(diags, compileCheck(cfg)...)
-			}
 			if len(diags) > 0 {
 				var sb strings.Builder
 				_ = hclspec.WriteDiagnostics(&sb, cfg.Files, diags, 0, false)

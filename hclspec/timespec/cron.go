@@ -1,7 +1,9 @@
 // Package timespec parses the time notations of zplan's configuration:
 // durations with day and week units, 5-field cron expressions and
-// retention grids. It is a leaf package so that both hclspec (to report
-// errors with their position) and desired (to evaluate) can use it.
+// retention grids, and compiles snapshot schedules. It is a leaf package
+// so that both hclspec (to report errors with their position) and desired
+// (to evaluate) use the same code: a schedule is validated only by
+// CompileSchedule, EverySchedule and CronSchedule.
 package timespec
 
 import (
