@@ -78,10 +78,7 @@ func (e *env) plan() *plan.Plan {
 }
 
 func (e *env) apply(p *plan.Plan) (apply.Result, error) {
-	var events []apply.Event
-	res, err := apply.Apply(context.Background(), p, e.hosts(), apply.Options{
-		Reporter: apply.ReporterFunc(func(ev apply.Event) { events = append(events, ev) }),
-	})
+	res, err := apply.Apply(context.Background(), p, e.hosts(), apply.Options{})
 	return res, err
 }
 

@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +16,11 @@ import (
 func (e *env) applyEvents(p *plan.Plan) map[string]apply.Event {
 	e.t.Helper()
 	events := map[string]apply.Event{}
+	var mu sync.Mutex // reports arrive from apply's workers at once
 	_, _ = apply.Apply(context.Background(), p, e.hosts(), apply.Options{
 		Reporter: apply.ReporterFunc(func(ev apply.Event) {
+			mu.Lock()
+			defer mu.Unlock()
 			if ev.Action != nil && ev.Kind != apply.EventStart && ev.Kind != apply.EventProgress {
 				events[ev.Action.Address] = ev
 			}
