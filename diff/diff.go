@@ -188,7 +188,7 @@ func (p *planner) snapshots() {
 		has := false
 		for i := len(ds.Snapshots) - 1; i >= 0 && !has; i-- {
 			if s := ds.Snapshots[i]; strings.HasPrefix(s.Name, r.Prefix) {
-				newest, has = snapTime(s, r.Prefix), true
+				newest, has = SnapTime(s, r.Prefix), true
 			}
 		}
 		due, slot := r.Schedule.Due(newest, has, p.now)
@@ -234,11 +234,11 @@ func (p *planner) snapshots() {
 	}
 }
 
-// snapTime is when a snapshot was taken: the plan time in a managed
+// SnapTime is when a snapshot was taken: the plan time in a managed
 // snapshot's name when it has one, else its creation property. Names
 // come from the controller's plan time, so schedules and retention do
 // not drift with a host's clock.
-func snapTime(s *observe.Snapshot, prefix string) time.Time {
+func SnapTime(s *observe.Snapshot, prefix string) time.Time {
 	if rest, ok := strings.CutPrefix(s.Name, prefix); ok {
 		if t, ok := parseStamp(rest); ok {
 			return t

@@ -361,7 +361,7 @@ func TestScheduleUsesNameTimeNotHostClock(t *testing.T) {
 func TestParseStampMatchesTimeParse(t *testing.T) {
 	for _, s := range []string{"20261122T120700Z", "20240229T235959Z", "20230229T000000Z", "20261322T000000Z", "2026112XT120700Z", "20261122T120700", "20261122T246000Z", "19700101T000000Z"} {
 		want, werr := time.Parse(diff.SnapshotTimeFormat, s)
-		got := diff.SnapTimeOf(&observe.Snapshot{Name: "p_" + s, Creation: time.Unix(7, 0)}, "p_")
+		got := diff.SnapTime(&observe.Snapshot{Name: "p_" + s, Creation: time.Unix(7, 0)}, "p_")
 		if werr != nil {
 			want = time.Unix(7, 0)
 		}

@@ -259,30 +259,17 @@ func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok b
 	return raw, true
 }
 
-// findBase finds the newest common snapshot of source and target by GUID
-// and refuses a target that diverged after it (invariant 3).
+// findBase finds the newest common snapshot of source and target
+// (FindBase) and refuses a target that diverged after it (invariant 3).
 func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, bool) {
 	if len(tgt.Snapshots) == 0 {
 		p.conflict(e, e.TargetHost, e.TargetDataset, "target exists but has no snapshots; zplan will not overwrite it",
 			"destroy or rename the target dataset, or choose another target root")
 		return nil, false
 	}
-	for i := len(tgt.Snapshots) - 1; i >= 0; i-- {
-		t := tgt.Snapshots[i]
-		var b *base
-		if s := src.SnapshotByGUID(t.GUID); s != nil {
-			b = &base{from: "@" + s.Name, guid: s.GUID, txg: s.CreateTXG, targetName: t.Name}
-		} else {
-			for _, bm := range src.Bookmarks {
-				if bm.GUID == t.GUID {
-					b = &base{from: "#" + bm.Name, guid: bm.GUID, txg: bm.CreateTXG, targetName: t.Name}
-				}
-			}
-		}
-		if b == nil {
-			continue
-		}
-		extra := tgt.Snapshots[i+1:]
+	if found, ok := FindBase(src, tgt, e.ID); ok {
+		b, t := found.base(), found.Target
+		extra := tgt.Snapshots[found.TargetIndex+1:]
 		if len(extra) == 0 && tgt.Written == 0 {
 			return b, true
 		}
@@ -378,18 +365,11 @@ func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (
 		if newest == nil || newest.GUID != t.FromGUID {
 			return mismatch("token's from-snapshot is not the target's newest snapshot")
 		}
-		var from *base
-		if s := src.SnapshotByGUID(t.FromGUID); s != nil {
-			from = &base{from: "@" + s.Name, guid: s.GUID, txg: s.CreateTXG, targetName: newest.Name}
-		}
-		for _, bm := range src.Bookmarks {
-			if from == nil && bm.GUID == t.FromGUID {
-				from = &base{from: "#" + bm.Name, guid: bm.GUID, txg: bm.CreateTXG, targetName: newest.Name}
-			}
-		}
-		if from == nil {
+		fromName, fromTXG, ok := SourceVersion(src, e.ID, t.FromGUID)
+		if !ok {
 			return mismatch("the source has neither the token's from-snapshot nor a bookmark of it")
 		}
+		from := &base{from: fromName, guid: t.FromGUID, txg: fromTXG, targetName: newest.Name}
 		if to.CreateTXG <= from.txg {
 			return mismatch("token's to-snapshot is not newer than its from-snapshot")
 		}
@@ -638,7 +618,7 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 		p.sendsInto[tgtKey] = append(p.sendsInto[tgtKey], a.Address)
 		created := p.now
 		if s := src.SnapshotByGUID(st.to.guid); s != nil {
-			created = snapTime(s, e.Prefix)
+			created = SnapTime(s, e.Prefix)
 		}
 		p.incoming[tgtKey] = append(p.incoming[tgtKey], desired.Snap{Name: st.to.name, Created: created, CreateTXG: ^uint64(0) - uint64(len(steps)-i)})
 		prev = a.Address

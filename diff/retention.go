@@ -104,7 +104,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 		for i, s := range ds.Snapshots {
 			if strings.HasPrefix(s.Name, r.Prefix) || r.AdoptForeign {
 				idx = append(idx, i)
-				snaps = append(snaps, desired.Snap{Name: s.Name, Created: snapTime(s, r.Prefix), CreateTXG: s.CreateTXG})
+				snaps = append(snaps, desired.Snap{Name: s.Name, Created: SnapTime(s, r.Prefix), CreateTXG: s.CreateTXG})
 			}
 		}
 		// Snapshots this plan creates or receives count too, so that one

@@ -128,17 +128,6 @@ func (d *detector) dataset(host, name string) *observe.Dataset {
 	return d.in.State.Hosts[host].Datasets[name]
 }
 
-// snapTime is the plan time in a managed snapshot's name, else its
-// creation, as diff counts it.
-func snapTime(s *observe.Snapshot, prefix string) time.Time {
-	if rest, ok := strings.CutPrefix(s.Name, prefix); ok && len(rest) == len(diff.SnapshotTimeFormat) {
-		if t, err := time.Parse(diff.SnapshotTimeFormat, rest); err == nil {
-			return t
-		}
-	}
-	return s.Creation
-}
-
 func age(d time.Duration) string {
 	d = d.Round(time.Second)
 	switch {
@@ -163,7 +152,7 @@ func (d *detector) schedules() {
 		has := false
 		for _, s := range ds.Snapshots {
 			if strings.HasPrefix(s.Name, r.Prefix) {
-				if t := snapTime(s, r.Prefix); !has || t.After(newest) {
+				if t := diff.SnapTime(s, r.Prefix); !has || t.After(newest) {
 					newest, has = t, true
 				}
 			}
@@ -210,35 +199,30 @@ func (d *detector) edges() {
 			}
 			continue
 		}
-		// Newest target snapshot the source also has (same GUID).
-		var common *observe.Snapshot
-		for i := len(tgt.Snapshots) - 1; i >= 0 && common == nil; i-- {
-			if src.SnapshotByGUID(tgt.Snapshots[i].GUID) != nil {
-				common = tgt.Snapshots[i]
-			}
+		// The common base the planner sends from: by GUID, a source
+		// snapshot or the cursor bookmark left of a pruned one.
+		b, ok := diff.FindBase(src, tgt, e.ID)
+		if ok {
+			d.cursor(e, src, tgt, b)
 		}
-		d.cursor(e, src, tgt, common)
 		if newestSrc == nil || tgt.SnapshotByGUID(newestSrc.GUID) != nil {
 			continue
 		}
-		behind := 0
-		for i := len(src.Snapshots) - 1; i >= 0; i-- {
-			s := src.Snapshots[i]
-			if common != nil && s.GUID == common.GUID {
-				break
-			}
-			if strings.HasPrefix(s.Name, e.Prefix) {
-				behind++
-			}
-		}
 		f.Object = e.SourceDataset + "@" + newestSrc.Name
-		if common == nil {
+		if !ok {
 			f.Message = fmt.Sprintf("has no snapshot in common with %s:%s", e.SourceHost, e.SourceDataset)
 			f.Severity = "error"
 			d.add(f, time.Time{})
 			continue
 		}
-		since := snapTime(common, e.Prefix)
+		behind := 0
+		for _, s := range src.Snapshots {
+			if s.CreateTXG > b.TXG && strings.HasPrefix(s.Name, e.Prefix) {
+				behind++
+			}
+		}
+		common := b.Target
+		since := diff.SnapTime(common, e.Prefix)
 		f.Message = fmt.Sprintf("%d snapshot(s) behind %s:%s; newest received @%s is %s old",
 			behind, e.SourceHost, e.SourceDataset, common.Name, age(d.now.Sub(since)))
 		f.Fix = "zplan apply sends the missing snapshots"
@@ -248,10 +232,8 @@ func (d *detector) edges() {
 
 // cursor checks the edge's replication-cursor bookmarks on the source:
 // exactly one, marking the newest common snapshot.
-func (d *detector) cursor(e *desired.Edge, src, tgt *observe.Dataset, common *observe.Snapshot) {
-	if common == nil {
-		return
-	}
+func (d *detector) cursor(e *desired.Edge, src, tgt *observe.Dataset, b diff.Base) {
+	common := b.Target
 	want := plan.CursorName(e.ID, common.GUID)
 	found := false
 	for _, b := range src.Bookmarks {
