@@ -49,7 +49,7 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 		edgeBase:   map[dsKey][]plan.Precondition{},
 	}
 	for _, pr := range pol.Problems {
-		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
+		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Kind: p.problemKind(pr), Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
 	}
 	p.snapshots()
 	p.unsafeNames()
@@ -289,6 +289,23 @@ func uniqueJoin(ss []string) string {
 	return strings.Join(out, "; ")
 }
 
-func (p *planner) conflict(e *desired.Edge, host, dataset, msg, resolution string) {
-	p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Edge: e.ID, Host: host, Dataset: dataset, Message: msg, Resolution: resolution})
+// conflict blocks edge e; every conflict has a kind.
+func (p *planner) conflict(kind plan.ConflictKind, e *desired.Edge, host, dataset, msg, resolution string) {
+	p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Kind: kind, Edge: e.ID, Host: host, Dataset: dataset, Message: msg, Resolution: resolution})
+}
+
+// problemKind classifies a policy problem by the observed facts it is
+// about (not by its message): a host that was not observed, a dataset
+// observe set aside, or else a configuration that does not fit.
+func (p *planner) problemKind(pr desired.Problem) plan.ConflictKind {
+	h := p.st.Hosts[pr.Host]
+	switch {
+	case h == nil:
+		return plan.ConflictHostUnobserved
+	case pr.Dataset != "":
+		if _, odd := h.Unreadable[pr.Dataset]; odd {
+			return plan.ConflictSetAside
+		}
+	}
+	return plan.ConflictPolicy
 }

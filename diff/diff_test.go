@@ -91,13 +91,16 @@ func cursor(guid uint64) *observe.Bookmark {
 	return &observe.Bookmark{Name: plan.CursorName("offsite", guid), GUID: guid, CreateTXG: 1}
 }
 
-func TestPlanGolden(t *testing.T) {
-	color.NoColor = true
-	tests := []struct {
-		name string
-		cfg  *hclspec.Config
-		st   *observe.State
-	}{
+// scenario is one golden plan: testdata/NAME.golden.
+type scenario struct {
+	name string
+	cfg  *hclspec.Config
+	st   *observe.State
+}
+
+// scenarios are the golden plans (fresh values on every call).
+func scenarios() []scenario {
+	return []scenario{
 		{
 			name: "first_run",
 			cfg:  config(),
@@ -270,6 +273,11 @@ func TestPlanGolden(t *testing.T) {
 			),
 		},
 	}
+}
+
+func TestPlanGolden(t *testing.T) {
+	color.NoColor = true
+	tests := scenarios()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pol, err := desired.Resolve(tc.cfg, tc.st)

@@ -59,12 +59,12 @@ func (p *planner) edge(e *desired.Edge) {
 // planEdge reports false when a conflict blocks the edge.
 func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 	if p.st.Hosts[e.TargetHost] == nil {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
+		p.conflict(plan.ConflictHostUnobserved, e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
 		return false
 	}
 	if why, odd := p.st.Hosts[e.TargetHost].Unreadable[e.TargetDataset]; odd {
 		// Not "missing": planning a full send into it would be wrong.
-		p.conflict(e, e.TargetHost, e.TargetDataset, "target dataset set aside: "+why, "")
+		p.conflict(plan.ConflictSetAside, e, e.TargetHost, e.TargetDataset, "target dataset set aside: "+why, "")
 		return false
 	}
 	tgt := p.dataset(e.TargetHost, e.TargetDataset)
@@ -234,7 +234,7 @@ func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok b
 		raw = true
 	case "never":
 		if src.Encrypted() && !r.AllowDecrypt {
-			p.conflict(e, e.SourceHost, e.SourceDataset,
+			p.conflict(plan.ConflictEncryption, e, e.SourceHost, e.SourceDataset,
 				"source is encrypted and raw = \"never\" would send it decrypted",
 				"set allow_decrypt = true in replication \""+r.Name+"\" to accept plaintext on the target, or use raw = \"auto\"")
 			return false, false
@@ -243,16 +243,16 @@ func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok b
 		raw = src.Encrypted()
 	}
 	if !raw && src.Encrypted() && src.KeyStatus != "available" {
-		p.conflict(e, e.SourceHost, e.SourceDataset, "a decrypted send needs the key, but it is not loaded", "zfs load-key the source, or send raw")
+		p.conflict(plan.ConflictEncryption, e, e.SourceHost, e.SourceDataset, "a decrypted send needs the key, but it is not loaded", "zfs load-key the source, or send raw")
 		return false, false
 	}
 	if tgt != nil && len(tgt.Snapshots) > 0 && src.Encrypted() {
 		if raw && !tgt.Encrypted() {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "target was received decrypted; a raw send onto it would mix raw and non-raw streams", "keep raw = \"never\" for this edge, or replicate to a new target")
+			p.conflict(plan.ConflictEncryption, e, e.TargetHost, e.TargetDataset, "target was received decrypted; a raw send onto it would mix raw and non-raw streams", "keep raw = \"never\" for this edge, or replicate to a new target")
 			return false, false
 		}
 		if !raw && tgt.Encrypted() && tgt.KeyStatus != "available" {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "target was received raw; a decrypted send onto it would mix raw and non-raw streams", "use raw = \"auto\" for this edge")
+			p.conflict(plan.ConflictEncryption, e, e.TargetHost, e.TargetDataset, "target was received raw; a decrypted send onto it would mix raw and non-raw streams", "use raw = \"auto\" for this edge")
 			return false, false
 		}
 	}
@@ -263,7 +263,7 @@ func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok b
 // (FindBase) and refuses a target that diverged after it (invariant 3).
 func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, bool) {
 	if len(tgt.Snapshots) == 0 {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "target exists but has no snapshots; zplan will not overwrite it",
+		p.conflict(plan.ConflictTargetNoSnapshots, e, e.TargetHost, e.TargetDataset, "target exists but has no snapshots; zplan will not overwrite it",
 			"destroy or rename the target dataset, or choose another target root")
 		return nil, false
 	}
@@ -287,14 +287,14 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 			}
 		}
 		if e.Replication.OnDivergence != "rollback" {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "target diverged: "+what,
+			p.conflict(plan.ConflictDiverged, e, e.TargetHost, e.TargetDataset, "target diverged: "+what,
 				"if that data is not needed, destroy those snapshots or roll the target back on "+e.TargetHost+", or declare on_divergence = \"rollback\" in replication \""+e.Replication.Name+"\"")
 			return nil, false
 		}
 		p.rollback(e, tgt, t, extra, "on_divergence = \"rollback\" in replication."+e.Replication.Name+": "+what)
 		return b, true
 	}
-	p.conflict(e, e.TargetHost, e.TargetDataset,
+	p.conflict(plan.ConflictNoCommonAncestor, e, e.TargetHost, e.TargetDataset,
 		fmt.Sprintf("no common snapshot: none of the target's %d snapshots exists on the source (by GUID), nor a bookmark of one", len(tgt.Snapshots)),
 		"replicate to a new target dataset, or destroy the target if its data is not needed")
 	return nil, false
@@ -331,12 +331,12 @@ func (p *planner) rollback(e *desired.Edge, tgt *observe.Dataset, to *observe.Sn
 func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (step, bool) {
 	t := tgt.Token
 	if t == nil {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "interrupted receive with a resume token zfs could not decode: "+tgt.TokenErr,
+		p.conflict(plan.ConflictResumeToken, e, e.TargetHost, e.TargetDataset, "interrupted receive with a resume token zfs could not decode: "+tgt.TokenErr,
 			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
 		return step{}, false
 	}
 	mismatch := func(why string) (step, bool) {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "interrupted receive is not the stream this plan would send: "+why,
+		p.conflict(plan.ConflictResumeToken, e, e.TargetHost, e.TargetDataset, "interrupted receive is not the stream this plan would send: "+why,
 			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
 		return step{}, false
 	}
@@ -502,12 +502,12 @@ func (p *planner) ensureParents(e *desired.Edge) ([]string, bool) {
 	parts := strings.Split(e.TargetDataset, "/")
 	for i := 1; i < len(parts); i++ {
 		if why, odd := h.Unreadable[strings.Join(parts[:i], "/")]; odd {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "a parent of the target dataset is set aside: "+why, "")
+			p.conflict(plan.ConflictSetAside, e, e.TargetHost, e.TargetDataset, "a parent of the target dataset is set aside: "+why, "")
 			return nil, false
 		}
 	}
 	if _, ok := h.Datasets[parts[0]]; !ok {
-		p.conflict(e, e.TargetHost, e.TargetDataset, fmt.Sprintf("target pool %s does not exist on %s", parts[0], e.TargetHost), "create the pool, or fix the target root")
+		p.conflict(plan.ConflictNoTargetPool, e, e.TargetHost, e.TargetDataset, fmt.Sprintf("target pool %s does not exist on %s", parts[0], e.TargetHost), "create the pool, or fix the target root")
 		return nil, false
 	}
 	var dep string

@@ -30,7 +30,7 @@ func (p *planner) unsafeNames() {
 					continue
 				}
 				p.reported[full] = true
-				p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: host, Dataset: dataset,
+				p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Kind: plan.ConflictUnsafeName, Host: host, Dataset: dataset,
 					Message:    fmt.Sprintf("snapshot @%s: %s", s.Name, unsafeNameReason),
 					Resolution: fmt.Sprintf("rename it (zfs rename %q %s@NEWNAME) or destroy it with a channel program; zfs destroy would take a range", full, dataset)})
 			}

@@ -49,6 +49,8 @@ type Finding struct {
 	Age   int64      `json:"age_seconds,omitempty"`
 	// Fix says what a zplan apply would do about it, or what the user must.
 	Fix string `json:"fix,omitempty"`
+	// ConflictKind is the plan conflict's kind, for Conflict findings.
+	ConflictKind plan.ConflictKind `json:"conflict_kind,omitempty"`
 }
 
 // Input is what drift compares.
@@ -264,7 +266,7 @@ func (d *detector) conflicts() {
 	}
 	for _, c := range d.in.Plan.Conflicts {
 		d.add(Finding{Kind: Conflict, Severity: "error", Host: c.Host, Dataset: c.Dataset, Edge: c.Edge,
-			Message: c.Message, Fix: c.Resolution}, time.Time{})
+			Message: c.Message, Fix: c.Resolution, ConflictKind: c.Kind}, time.Time{})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/remote"
 	"github.com/zplan/zplan/zfs/zfsfake"
 )
@@ -162,6 +163,14 @@ func TestDetect(t *testing.T) {
 			for k, n := range c.want {
 				if got[k] != n {
 					t.Fatalf("findings %v, want %v: %+v", got, c.want, r.Findings)
+				}
+			}
+			for _, f := range r.Findings {
+				if (f.Kind == drift.Conflict) != (f.ConflictKind != "") {
+					t.Errorf("%s finding with conflict kind %q", f.Kind, f.ConflictKind)
+				}
+				if c.name == "diverged target" && f.Kind == drift.Conflict && f.ConflictKind != plan.ConflictDiverged {
+					t.Errorf("diverged target: conflict kind %q, want %q", f.ConflictKind, plan.ConflictDiverged)
 				}
 			}
 		})
