@@ -35,7 +35,7 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 			Time: now, ConfigHash: opts.ConfigHash,
 		},
 		planned:    map[dsKey]*virtualSnap{},
-		needed:     map[dsKey]map[string]string{},
+		needed:     map[dsKey]map[string]needReason{},
 		sendsFrom:  map[dsKey][]string{},
 		sendsInto:  map[dsKey][]string{},
 		firstSend:  map[dsKey]string{},
@@ -93,7 +93,7 @@ type planner struct {
 
 	planned map[dsKey]*virtualSnap
 	// needed: snapshots (by name) retention must keep, with the reason.
-	needed map[dsKey]map[string]string
+	needed map[dsKey]map[string]needReason
 	// send action addresses reading from / writing into each dataset.
 	sendsFrom, sendsInto map[dsKey][]string
 	// firstSend: the first send creating a target dataset, for children.
@@ -148,12 +148,34 @@ func (p *planner) dataset(host, name string) *observe.Dataset {
 	return h.Datasets[name]
 }
 
-func (p *planner) need(k dsKey, snap, why string) {
+// needKind is why a replication edge needs retention to keep a snapshot.
+type needKind int
+
+const (
+	// needBase: the newest common snapshot of an edge, now or once this
+	// plan's sends ran (invariant 2). Nothing lets retention destroy it.
+	needBase needKind = iota + 1
+	// needUnsent: a snapshot a blocked edge may still have to send
+	// (invariant 9); prune_unsent lets retention destroy it.
+	needUnsent
+)
+
+// needReason is a typed reason to keep a snapshot: retention decides on
+// kind, and shows text.
+type needReason struct {
+	kind needKind
+	text string
+}
+
+// need records that snap must stay. The strongest reason wins: a
+// snapshot one edge needs as its base stays even when another, blocked
+// edge only needs it unsent and prune_unsent is set.
+func (p *planner) need(k dsKey, snap string, kind needKind, text string) {
 	if p.needed[k] == nil {
-		p.needed[k] = map[string]string{}
+		p.needed[k] = map[string]needReason{}
 	}
-	if _, ok := p.needed[k][snap]; !ok {
-		p.needed[k][snap] = why
+	if old, ok := p.needed[k][snap]; !ok || (old.kind == needUnsent && kind != needUnsent) {
+		p.needed[k][snap] = needReason{kind: kind, text: text}
 	}
 }
 

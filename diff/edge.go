@@ -50,7 +50,7 @@ func (p *planner) edge(e *desired.Edge) {
 	if !p.planEdge(e, src) {
 		for _, s := range src.Snapshots {
 			if strings.HasPrefix(s.Name, e.Prefix) {
-				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
+				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, needUnsent, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
 			}
 		}
 	}
@@ -125,12 +125,12 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 	// and are skipped if a send fails.
 	if n := len(steps); n > 0 {
 		if last := steps[n-1].to; last.virtual == nil {
-			p.need(srcKey, last.name, fmt.Sprintf("newest common snapshot of replication %s once sent", e.ID))
+			p.need(srcKey, last.name, needBase, fmt.Sprintf("newest common snapshot of replication %s once sent", e.ID))
 		}
 	} else if b != nil {
-		p.need(dsKey{e.TargetHost, e.TargetDataset}, b.targetName, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
+		p.need(dsKey{e.TargetHost, e.TargetDataset}, b.targetName, needBase, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
 		if strings.HasPrefix(b.from, "@") {
-			p.need(srcKey, b.from[1:], fmt.Sprintf("newest common snapshot of replication %s", e.ID))
+			p.need(srcKey, b.from[1:], needBase, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
 		}
 	}
 

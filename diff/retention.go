@@ -141,8 +141,8 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 			vd = verdict{covered: true, keep: true, reason: unsafeNameReason}
 		}
 		if !vd.keep {
-			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && strings.HasPrefix(why, "not yet sent")) {
-				vd = verdict{covered: true, keep: true, reason: why}
+			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && why.kind == needUnsent) {
+				vd = verdict{covered: true, keep: true, reason: why.text}
 			} else if holds := without(s.Holds, p.released[k][s.Name]); len(holds) > 0 {
 				reason := "held by " + strings.Join(holds, ", ")
 				if !anyZplan(holds) {
