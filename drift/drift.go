@@ -28,7 +28,7 @@ const (
 	Conflict           Kind = "conflict"            // diverged target or another blocked edge/dataset
 	InterruptedReceive Kind = "interrupted_receive" // a resume token is waiting on a target
 	StaleHold          Kind = "stale_hold"          // a step hold with no send in flight
-	ForeignHold        Kind = "foreign_hold"        // a zplan_ hold of no configured edge
+	ForeignHold        Kind = "foreign_hold"        // a zplan step or last-received hold of no configured edge
 	CursorMismatch     Kind = "cursor_mismatch"     // cursor bookmark missing or outdated
 	RetentionOverdue   Kind = "retention_overdue"   // snapshots kept past retention
 )
@@ -301,7 +301,7 @@ func (d *detector) tokensAndHolds() {
 			for _, s := range ds.Snapshots {
 				for _, tag := range s.Holds {
 					obj := ds.Name + "@" + s.Name + " " + tag
-					if edge, ok := strings.CutPrefix(tag, "zplan_step_"); ok {
+					if edge, ok := plan.ParseStepTag(tag); ok {
 						switch {
 						case !edges[edge]:
 							d.add(Finding{Kind: ForeignHold, Host: hn, Dataset: ds.Name, Edge: edge, Object: obj,
@@ -314,7 +314,7 @@ func (d *detector) tokensAndHolds() {
 						}
 						continue
 					}
-					if edge, ok := strings.CutPrefix(tag, "zplan_last_"); ok && !edges[edge] {
+					if edge, ok := plan.ParseLastTag(tag); ok && !edges[edge] {
 						d.add(Finding{Kind: ForeignHold, Host: hn, Dataset: ds.Name, Edge: edge, Object: obj,
 							Message: fmt.Sprintf("last-received hold %s of no configured replication", tag),
 							Fix:     fmt.Sprintf("zfs release %s %s@%s, if no other zplan configuration uses it", tag, ds.Name, s.Name)}, time.Time{})
