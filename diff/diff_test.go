@@ -235,6 +235,53 @@ func scenarios() []scenario {
 			),
 		},
 		{
+			// The interrupted receive's snapshot was pruned on the source:
+			// the stream can never finish, so it is discarded (recv -A) and
+			// the edge sends incrementally from its base as usual.
+			name: "resume_token_snapshot_gone",
+			cfg:  config(),
+			st: state(
+				host("src", fs("tank"), &observe.Dataset{Name: "tank/data", Snapshots: []*observe.Snapshot{
+					snap("zplan_20261122T103000Z", 99, 45, "2026-11-22T10:30", "zplan_step_offsite"),
+					snap("zplan_20261122T120000Z", 101, 52, "2026-11-22T12:00"),
+				}, Bookmarks: []*observe.Bookmark{cursor(99)}}),
+				host("dst", fs("backup"), fs("backup/src"), &observe.Dataset{Name: "backup/src/data",
+					ResumeToken: "1-abc-def", Token: &zfs.ResumeToken{FromGUID: 99, ToGUID: 100, ToName: "tank/data@zplan_20261122T114500Z", Bytes: 1 << 20},
+					Snapshots: []*observe.Snapshot{snap("zplan_20261122T103000Z", 99, 9, "2026-11-22T10:30", "zplan_last_offsite")}}),
+			),
+		},
+		{
+			// An interrupted first (full) receive whose snapshot is gone:
+			// recv -A destroys the incomplete filesystem, and a full send
+			// of the newest snapshot follows.
+			name: "resume_token_full_snapshot_gone",
+			cfg:  config(),
+			st: state(
+				host("src", fs("tank"), fs("tank/data", snap("zplan_20261122T120000Z", 101, 52, "2026-11-22T12:00"))),
+				host("dst", fs("backup"), fs("backup/src"), &observe.Dataset{Name: "backup/src/data",
+					ResumeToken: "1-abc-def", Token: &zfs.ResumeToken{ToGUID: 100, ToName: "tank/data@zplan_20261122T114500Z", Bytes: 1 << 20}}),
+			),
+		},
+		{
+			// The token's base is gone from the source (no snapshot, no
+			// bookmark): it cannot resume, and without it the target has a
+			// snapshot the source lacks. Declared rollback: abort, roll
+			// back to the older common snapshot, send from there.
+			name: "resume_token_base_gone_rollback",
+			cfg:  config(func(c *hclspec.Config) { c.Replications[0].OnDivergence = "rollback" }),
+			st: state(
+				host("src", fs("tank"), &observe.Dataset{Name: "tank/data", Snapshots: []*observe.Snapshot{
+					snap("zplan_20261122T100000Z", 98, 40, "2026-11-22T10:00"),
+					snap("zplan_20261122T120000Z", 100, 50, "2026-11-22T12:00"),
+				}}),
+				host("dst", fs("backup"), fs("backup/src"), &observe.Dataset{Name: "backup/src/data",
+					ResumeToken: "1-abc-def", Token: &zfs.ResumeToken{FromGUID: 99, ToGUID: 100, ToName: "tank/data@zplan_20261122T120000Z", Bytes: 1 << 20},
+					Snapshots: []*observe.Snapshot{
+						snap("zplan_20261122T100000Z", 98, 8, "2026-11-22T10:00"),
+						snap("zplan_20261122T103000Z", 99, 9, "2026-11-22T10:30", "zplan_last_offsite")}}),
+			),
+		},
+		{
 			name: "repair_after_crash_before_cursor",
 			cfg:  config(),
 			st: state(

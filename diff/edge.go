@@ -57,7 +57,7 @@ func (p *planner) edge(e *desired.Edge) {
 }
 
 // planEdge reports false when a conflict blocks the edge.
-func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
+func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) (planned bool) {
 	if p.st.Hosts[e.TargetHost] == nil {
 		p.conflict(plan.ConflictHostUnobserved, e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
 		return false
@@ -85,6 +85,34 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		cands = append(cands, cand{name: v.name, txg: ^uint64(0), virtual: v})
 	}
 
+	// An interrupted receive is resumed if it is the stream the plan
+	// sends (invariant 6). One the source can no longer complete is
+	// discarded first (zfs recv -A), and the edge is planned as if it had
+	// never started; the abort goes into the plan only if the edge is not
+	// blocked otherwise.
+	var resumed *step
+	if tgt != nil && tgt.ResumeToken != "" {
+		st, stale, ok := p.resume(e, src, tgt, raw)
+		if !ok {
+			return false
+		}
+		if stale == "" {
+			resumed = &st
+		} else {
+			abort := p.abortResume(e, tgt, stale)
+			p.edgeDeps[e] = append(p.edgeDeps[e], abort.Address)
+			defer func() {
+				if planned {
+					p.add(abort)
+				}
+			}()
+			if tgt.Token.FromGUID == 0 {
+				// An incomplete new filesystem: zfs recv -A destroys it.
+				tgt = nil
+			}
+		}
+	}
+
 	var steps []step
 	var b *base
 	var resumeFrom, resumeTo string // snapshots a resume's step holds legitimately cover
@@ -101,11 +129,8 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		steps = append(steps, step{kind: plan.KindSendFull, to: first, est: p.estimate(src, nil, first)})
 		b = &base{from: "@" + first.name, guid: first.guid, txg: first.txg, targetName: first.name}
 		steps = append(steps, p.incrementals(src, b, rest)...)
-	case tgt.ResumeToken != "":
-		st, ok := p.resume(e, src, tgt, raw)
-		if !ok {
-			return false
-		}
+	case resumed != nil:
+		st := *resumed
 		steps = append(steps, st)
 		resumeTo = "@" + st.to.name
 		if st.from != nil {
@@ -310,6 +335,8 @@ func (p *planner) rollback(e *desired.Edge, tgt *observe.Dataset, to *observe.Sn
 		Host: e.TargetHost, Dataset: e.TargetDataset, Reason: reason,
 		Bookmark:      to.Name, // the snapshot rolled back to
 		Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + to.Name, GUID: to.GUID}},
+		// After what the edge does first (an abort of a stale receive).
+		DependsOn: append([]string(nil), p.edgeDeps[e]...),
 	}
 	if p.rolledBack[k] == nil {
 		p.rolledBack[k] = map[string]bool{}
@@ -327,18 +354,22 @@ func (p *planner) rollback(e *desired.Edge, tgt *observe.Dataset, to *observe.Sn
 }
 
 // resume checks a target's resume token against what the plan would
-// send (invariant 6) and plans the resumed send, or a conflict.
-func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (step, bool) {
+// send (invariant 6) and plans the resumed send. A token the source can
+// no longer send (its snapshot, or the base it starts from, is gone) is
+// stale: resume says why, and the edge discards it. Anything else that
+// does not match is a conflict: the partial receive may not be zplan's
+// stream, and only the user may throw it away.
+func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (st step, stale string, ok bool) {
 	t := tgt.Token
 	if t == nil {
 		p.conflict(plan.ConflictResumeToken, e, e.TargetHost, e.TargetDataset, "interrupted receive with a resume token zfs could not decode: "+tgt.TokenErr,
 			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
-		return step{}, false
+		return step{}, "", false
 	}
-	mismatch := func(why string) (step, bool) {
+	mismatch := func(why string) (step, string, bool) {
 		p.conflict(plan.ConflictResumeToken, e, e.TargetHost, e.TargetDataset, "interrupted receive is not the stream this plan would send: "+why,
 			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
-		return step{}, false
+		return step{}, "", false
 	}
 	ds, _, _ := strings.Cut(t.ToName, "@")
 	if ds != e.SourceDataset {
@@ -350,24 +381,26 @@ func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (
 	if t.Redacted {
 		return mismatch("token resumes a redacted send, which zplan never makes")
 	}
-	to := src.SnapshotByGUID(t.ToGUID)
-	if to == nil {
-		return mismatch(fmt.Sprintf("the source no longer has the token's snapshot (guid %d)", t.ToGUID))
+	if t.FromGUID == 0 && len(tgt.Snapshots) > 0 {
+		return mismatch("token resumes a full send, but the target already has snapshots")
 	}
-	st := step{kind: plan.KindSendResume, to: cand{name: to.Name, guid: to.GUID, txg: to.CreateTXG}, token: tgt.ResumeToken}
-	if t.FromGUID == 0 {
-		if len(tgt.Snapshots) > 0 {
-			return mismatch("token resumes a full send, but the target already has snapshots")
-		}
-		st.est = int64(to.Referenced) - int64(t.Bytes)
-	} else {
-		newest := tgt.Newest()
-		if newest == nil || newest.GUID != t.FromGUID {
+	var newest *observe.Snapshot
+	if t.FromGUID != 0 {
+		if newest = tgt.Newest(); newest == nil || newest.GUID != t.FromGUID {
 			return mismatch("token's from-snapshot is not the target's newest snapshot")
 		}
+	}
+	to := src.SnapshotByGUID(t.ToGUID)
+	if to == nil {
+		return step{}, fmt.Sprintf("the source no longer has the snapshot it sends (%s, guid %d)", t.ToName, t.ToGUID), true
+	}
+	st = step{kind: plan.KindSendResume, to: cand{name: to.Name, guid: to.GUID, txg: to.CreateTXG}, token: tgt.ResumeToken}
+	if t.FromGUID == 0 {
+		st.est = int64(to.Referenced) - int64(t.Bytes)
+	} else {
 		fromName, fromTXG, ok := SourceVersion(src, e.ID, t.FromGUID)
 		if !ok {
-			return mismatch("the source has neither the token's from-snapshot nor a bookmark of it")
+			return step{}, fmt.Sprintf("the source has neither the snapshot it sends from (guid %d, @%s on the target) nor a bookmark of it", t.FromGUID, newest.Name), true
 		}
 		from := &base{from: fromName, guid: t.FromGUID, txg: fromTXG, targetName: newest.Name}
 		if to.CreateTXG <= from.txg {
@@ -379,7 +412,21 @@ func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (
 	if st.est < 0 {
 		st.est = 0
 	}
-	return st, true
+	return st, "", true
+}
+
+// abortResume is the action that discards a stale interrupted receive
+// on e's target (zfs recv -A). It asserts the very token the plan saw:
+// a receive started since may be resumable and is not discarded.
+func (p *planner) abortResume(e *desired.Edge, tgt *observe.Dataset, why string) *plan.Action {
+	return &plan.Action{
+		Address: address("abort_resume", e.TargetHost, e.TargetDataset), Kind: plan.KindAbortResume,
+		Host: e.TargetHost, Dataset: e.TargetDataset,
+		Reason: fmt.Sprintf("replication %s: the interrupted receive can never finish: %s; discard it and send again", e.ID, why),
+		Preconditions: []plan.Precondition{
+			{Host: e.TargetHost, Kind: plan.PreResumeToken, Object: e.TargetDataset, Value: tgt.ResumeToken},
+		},
+	}
 }
 
 // releaseStaleStepHolds plans releasing step holds of this edge that no

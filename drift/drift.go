@@ -296,7 +296,7 @@ func (d *detector) tokensAndHolds() {
 					msg += fmt.Sprintf(" (from guid %d to guid %d, %s)", ds.Token.FromGUID, ds.Token.ToGUID, ds.Token.ToName)
 				}
 				d.add(Finding{Kind: InterruptedReceive, Host: hn, Dataset: ds.Name, Message: msg,
-					Fix: "zplan apply resumes it if it is the stream the plan sends, else aborts it (zfs recv -A)"}, time.Time{})
+					Fix: "zplan apply resumes it if it is the stream the plan sends, aborts it (zfs recv -A) if the source can no longer send it, else the plan shows a conflict"}, time.Time{})
 			}
 			for _, s := range ds.Snapshots {
 				for _, tag := range s.Holds {
