@@ -164,3 +164,35 @@ func TestAbortStaleFullResumeOnFake(t *testing.T) {
 		t.Errorf("target snapshots %v, want the plan's new snapshot", snaps)
 	}
 }
+
+// A stale receive on an edge that is blocked otherwise is not discarded:
+// without a declared rollback, the target whose newest snapshot the
+// source lost has diverged, and the plan shows that conflict alone.
+func TestStaleResumeOnBlockedEdgeIsKept(t *testing.T) {
+	var sc *scenario
+	for _, s := range scenarios() {
+		if s.name == "resume_token_base_gone_rollback" {
+			sc = &s
+		}
+	}
+	if sc == nil {
+		t.Fatal("no resume_token_base_gone_rollback scenario")
+	}
+	st := sc.st
+	pol, err := desired.Resolve(config(), st) // on_divergence = "refuse"
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := diff.Plan(pol, st, now, diff.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Conflicts) != 1 || p.Conflicts[0].Kind != plan.ConflictDiverged {
+		t.Errorf("conflicts %+v, want the divergence", p.Conflicts)
+	}
+	for _, a := range p.Actions {
+		if a.Kind == plan.KindAbortResume || a.Kind.IsSend() || a.Kind == plan.KindRollback {
+			t.Errorf("blocked edge plans %s", a.Address)
+		}
+	}
+}
