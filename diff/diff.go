@@ -25,55 +25,33 @@ type Options struct {
 // SnapshotTimeFormat names managed snapshots after the plan time.
 const SnapshotTimeFormat = "20060102T150405Z"
 
-// Plan computes the actions that bring the hosts to the policy.
+// Plan computes the actions that bring the hosts to the policy, in three
+// phases whose data walks one way: the scheduled snapshots (which the
+// edges may send and retention counts), the replication edges (which
+// decide what retention must keep and wait for), and retention.
 func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (*plan.Plan, error) {
 	now = now.UTC().Truncate(time.Second)
-	p := &planner{
-		pol: pol, st: st, now: now, opts: opts,
-		out: &plan.Plan{
-			FormatVersion: plan.FormatVersion, ZplanVersion: opts.ZplanVersion,
-			Time: now, ConfigHash: opts.ConfigHash,
-		},
-		planned:    map[dsKey]*virtualSnap{},
-		needed:     map[dsKey]map[string]string{},
-		sendsFrom:  map[dsKey][]string{},
-		sendsInto:  map[dsKey][]string{},
-		firstSend:  map[dsKey]string{},
-		actions:    map[string]*plan.Action{},
-		incoming:   map[dsKey][]desired.Snap{},
-		released:   map[dsKey]map[string][]string{},
-		releasers:  map[dsKey][]string{},
-		rolledBack: map[dsKey]map[string]bool{},
-		edgeDeps:   map[*desired.Edge][]string{},
-		reported:   map[string]bool{},
-		edgeBase:   map[dsKey][]plan.Precondition{},
+	out := &plan.Plan{
+		FormatVersion: plan.FormatVersion, ZplanVersion: opts.ZplanVersion,
+		Time: now, ConfigHash: opts.ConfigHash,
 	}
-	for _, pr := range pol.Problems {
-		p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
-	}
-	p.snapshots()
-	p.unsafeNames()
-	// Edges are planned in an order where a parent's edge comes before
-	// its children's, so children can depend on the parent's first send.
-	edges := append([]*desired.Edge(nil), pol.Edges...)
-	sort.SliceStable(edges, func(i, j int) bool {
-		if edges[i].TargetHost != edges[j].TargetHost {
-			return edges[i].TargetHost < edges[j].TargetHost
-		}
-		return edges[i].TargetDataset < edges[j].TargetDataset
-	})
-	for _, e := range edges {
-		p.edge(e)
-	}
-	p.retention()
-	sort.SliceStable(p.out.Conflicts, func(i, j int) bool {
-		a, b := p.out.Conflicts[i], p.out.Conflicts[j]
+	out.Conflicts = problemConflicts(pol, st)
+	virtual, snapshots := planSnapshots(pol, st, now)
+	out.Conflicts = append(out.Conflicts, unsafeNames(pol, st)...)
+	edges := planEdges(pol, st, now, virtual)
+	kept, destroys := retention(pol, st, now, opts.Explain, virtual, edges)
+
+	out.Actions = append(append(append(out.Actions, snapshots...), edges.actions...), destroys...)
+	out.Conflicts = append(out.Conflicts, edges.conflicts...)
+	out.Kept = kept
+	sort.SliceStable(out.Conflicts, func(i, j int) bool {
+		a, b := out.Conflicts[i], out.Conflicts[j]
 		return a.Host+"\x00"+a.Dataset+"\x00"+a.Edge < b.Host+"\x00"+b.Dataset+"\x00"+b.Edge
 	})
-	if err := p.out.Sort(); err != nil {
+	if err := out.Sort(); err != nil {
 		return nil, fmt.Errorf("ordering plan: %w", err)
 	}
-	return p.out, nil
+	return out, nil
 }
 
 type dsKey struct{ host, dataset string }
@@ -84,21 +62,17 @@ type virtualSnap struct {
 	address string
 }
 
-type planner struct {
-	pol  *desired.Policy
-	st   *observe.State
-	now  time.Time
-	opts Options
-	out  *plan.Plan
-
-	planned map[dsKey]*virtualSnap
+// edgePlan is what the edge phase decided, and all that retention reads
+// of it.
+type edgePlan struct {
+	actions   []*plan.Action
+	conflicts []*plan.Conflict
+	// index: actions by address.
+	index map[string]*plan.Action
 	// needed: snapshots (by name) retention must keep, with the reason.
-	needed map[dsKey]map[string]string
+	needed map[dsKey]map[string]needReason
 	// send action addresses reading from / writing into each dataset.
 	sendsFrom, sendsInto map[dsKey][]string
-	// firstSend: the first send creating a target dataset, for children.
-	firstSend map[dsKey]string
-	actions   map[string]*plan.Action
 	// incoming: snapshots sends in this plan bring to a target dataset;
 	// target retention counts them so that one apply converges.
 	incoming map[dsKey][]desired.Snap
@@ -110,14 +84,58 @@ type planner struct {
 	// rolledBack: target snapshots a declared rollback destroys, which
 	// retention leaves to it.
 	rolledBack map[dsKey]map[string]bool
-	// edgeDeps: actions an edge's first send waits for (a rollback).
-	edgeDeps map[*desired.Edge][]string
-	// reported: snapshots (fs@snap) already reported by unsafeNames.
-	reported map[string]bool
 	// edgeBase: per dataset on a replication edge, the preconditions that
 	// assert the edge's common base on both hosts as it will be when the
 	// dataset's destroys run (see edgeBasePreconditions).
 	edgeBase map[dsKey][]plan.Precondition
+}
+
+// planner plans the replication edges: it reads the policy, the state
+// and the snapshots this plan creates, and fills in its edgePlan.
+type planner struct {
+	pol *desired.Policy
+	st  *observe.State
+	now time.Time
+	// planned: the snapshots phase's virtual snapshots (read only).
+	planned map[dsKey]*virtualSnap
+	// firstSend: the first send creating a target dataset, for children.
+	firstSend map[dsKey]string
+	// edgeDeps: actions an edge's first send waits for (a rollback, an
+	// abort of a stale receive).
+	edgeDeps map[*desired.Edge][]string
+	edgePlan
+}
+
+// planEdges plans every edge, a parent's edge before its children's so
+// children can depend on the parent's first send.
+func planEdges(pol *desired.Policy, st *observe.State, now time.Time, virtual map[dsKey]*virtualSnap) *edgePlan {
+	p := &planner{
+		pol: pol, st: st, now: now, planned: virtual,
+		firstSend: map[dsKey]string{},
+		edgeDeps:  map[*desired.Edge][]string{},
+		edgePlan: edgePlan{
+			index:      map[string]*plan.Action{},
+			needed:     map[dsKey]map[string]needReason{},
+			sendsFrom:  map[dsKey][]string{},
+			sendsInto:  map[dsKey][]string{},
+			incoming:   map[dsKey][]desired.Snap{},
+			released:   map[dsKey]map[string][]string{},
+			releasers:  map[dsKey][]string{},
+			rolledBack: map[dsKey]map[string]bool{},
+			edgeBase:   map[dsKey][]plan.Precondition{},
+		},
+	}
+	edges := append([]*desired.Edge(nil), pol.Edges...)
+	sort.SliceStable(edges, func(i, j int) bool {
+		if edges[i].TargetHost != edges[j].TargetHost {
+			return edges[i].TargetHost < edges[j].TargetHost
+		}
+		return edges[i].TargetDataset < edges[j].TargetDataset
+	})
+	for _, e := range edges {
+		p.edge(e)
+	}
+	return &p.edgePlan
 }
 
 // willRelease records that action addr releases tag from snap.
@@ -132,28 +150,52 @@ func (p *planner) willRelease(k dsKey, snap, tag, addr string) {
 }
 
 func (p *planner) add(a *plan.Action) *plan.Action {
-	if old := p.actions[a.Address]; old != nil {
+	if old := p.index[a.Address]; old != nil {
 		return old
 	}
-	p.actions[a.Address] = a
-	p.out.Actions = append(p.out.Actions, a)
+	p.index[a.Address] = a
+	p.actions = append(p.actions, a)
 	return a
 }
 
-func (p *planner) dataset(host, name string) *observe.Dataset {
-	h := p.st.Hosts[host]
+func (p *planner) dataset(host, name string) *observe.Dataset { return datasetOf(p.st, host, name) }
+
+func datasetOf(st *observe.State, host, name string) *observe.Dataset {
+	h := st.Hosts[host]
 	if h == nil {
 		return nil
 	}
 	return h.Datasets[name]
 }
 
-func (p *planner) need(k dsKey, snap, why string) {
+// needKind is why a replication edge needs retention to keep a snapshot.
+type needKind int
+
+const (
+	// needBase: the newest common snapshot of an edge, now or once this
+	// plan's sends ran (invariant 2). Nothing lets retention destroy it.
+	needBase needKind = iota + 1
+	// needUnsent: a snapshot a blocked edge may still have to send
+	// (invariant 9); prune_unsent lets retention destroy it.
+	needUnsent
+)
+
+// needReason is a typed reason to keep a snapshot: retention decides on
+// kind, and shows text.
+type needReason struct {
+	kind needKind
+	text string
+}
+
+// need records that snap must stay. The strongest reason wins: a
+// snapshot one edge needs as its base stays even when another, blocked
+// edge only needs it unsent and prune_unsent is set.
+func (p *planner) need(k dsKey, snap string, kind needKind, text string) {
 	if p.needed[k] == nil {
-		p.needed[k] = map[string]string{}
+		p.needed[k] = map[string]needReason{}
 	}
-	if _, ok := p.needed[k][snap]; !ok {
-		p.needed[k][snap] = why
+	if old, ok := p.needed[k][snap]; !ok || (old.kind == needUnsent && kind != needUnsent) {
+		p.needed[k][snap] = needReason{kind: kind, text: text}
 	}
 }
 
@@ -166,36 +208,38 @@ func pool(dataset string) string {
 	return p
 }
 
-// snapshots plans the scheduled snapshots, one atomic action per host,
-// pool and name.
-func (p *planner) snapshots() {
+// planSnapshots plans the scheduled snapshots, one atomic action per
+// host, pool and name; it returns them and, per dataset, the snapshot
+// each creates.
+func planSnapshots(pol *desired.Policy, st *observe.State, now time.Time) (map[dsKey]*virtualSnap, []*plan.Action) {
+	planned := map[dsKey]*virtualSnap{}
 	type group struct {
 		host, pool, name string
 		datasets         []string
 		reasons          []string
 	}
 	groups := map[string]*group{}
-	for _, r := range p.pol.Snapshots {
-		ds := p.dataset(r.Host, r.Dataset)
+	for _, r := range pol.Snapshots {
+		ds := datasetOf(st, r.Host, r.Dataset)
 		if ds == nil {
 			continue
 		}
 		k := dsKey{r.Host, r.Dataset}
-		if p.planned[k] != nil {
+		if planned[k] != nil {
 			continue // two policies on one dataset: one snapshot is enough
 		}
 		var newest time.Time
 		has := false
 		for i := len(ds.Snapshots) - 1; i >= 0 && !has; i-- {
 			if s := ds.Snapshots[i]; strings.HasPrefix(s.Name, r.Prefix) {
-				newest, has = snapTime(s, r.Prefix), true
+				newest, has = SnapTime(s, r.Prefix), true
 			}
 		}
-		due, slot := r.Schedule.Due(newest, has, p.now)
+		due, slot := r.Schedule.Due(newest, has, now)
 		if !due {
 			continue
 		}
-		name := r.Prefix + p.now.Format(SnapshotTimeFormat)
+		name := r.Prefix + now.Format(SnapshotTimeFormat)
 		if ds.SnapshotByName(name) != nil {
 			continue
 		}
@@ -213,8 +257,9 @@ func (p *planner) snapshots() {
 			why += ", none yet"
 		}
 		g.reasons = append(g.reasons, why)
-		p.planned[k] = &virtualSnap{name: name, address: address("snapshot", r.Host, g.pool+"@"+name)}
+		planned[k] = &virtualSnap{name: name, address: address("snapshot", r.Host, g.pool+"@"+name)}
 	}
+	var actions []*plan.Action
 	for _, g := range groups {
 		a := &plan.Action{
 			Address:   address("snapshot", g.host, g.pool+"@"+g.name),
@@ -230,15 +275,16 @@ func (p *planner) snapshots() {
 				plan.Precondition{Host: g.host, Kind: plan.PreExists, Object: d},
 				plan.Precondition{Host: g.host, Kind: plan.PreAbsent, Object: d + "@" + g.name})
 		}
-		p.add(a)
+		actions = append(actions, a)
 	}
+	return planned, actions
 }
 
-// snapTime is when a snapshot was taken: the plan time in a managed
+// SnapTime is when a snapshot was taken: the plan time in a managed
 // snapshot's name when it has one, else its creation property. Names
 // come from the controller's plan time, so schedules and retention do
 // not drift with a host's clock.
-func snapTime(s *observe.Snapshot, prefix string) time.Time {
+func SnapTime(s *observe.Snapshot, prefix string) time.Time {
 	if rest, ok := strings.CutPrefix(s.Name, prefix); ok {
 		if t, ok := parseStamp(rest); ok {
 			return t
@@ -289,6 +335,32 @@ func uniqueJoin(ss []string) string {
 	return strings.Join(out, "; ")
 }
 
-func (p *planner) conflict(e *desired.Edge, host, dataset, msg, resolution string) {
-	p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Edge: e.ID, Host: host, Dataset: dataset, Message: msg, Resolution: resolution})
+// conflict blocks edge e; every conflict has a kind.
+func (p *planner) conflict(kind plan.ConflictKind, e *desired.Edge, host, dataset, msg, resolution string) {
+	p.conflicts = append(p.conflicts, &plan.Conflict{Kind: kind, Edge: e.ID, Host: host, Dataset: dataset, Message: msg, Resolution: resolution})
+}
+
+// problemConflicts reports the policy's problems as conflicts.
+func problemConflicts(pol *desired.Policy, st *observe.State) []*plan.Conflict {
+	var out []*plan.Conflict
+	for _, pr := range pol.Problems {
+		out = append(out, &plan.Conflict{Kind: problemKind(st, pr), Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
+	}
+	return out
+}
+
+// problemKind classifies a policy problem by the observed facts it is
+// about (not by its message): a host that was not observed, a dataset
+// observe set aside, or else a configuration that does not fit.
+func problemKind(st *observe.State, pr desired.Problem) plan.ConflictKind {
+	h := st.Hosts[pr.Host]
+	switch {
+	case h == nil:
+		return plan.ConflictHostUnobserved
+	case pr.Dataset != "":
+		if _, odd := h.Unreadable[pr.Dataset]; odd {
+			return plan.ConflictSetAside
+		}
+	}
+	return plan.ConflictPolicy
 }

@@ -91,13 +91,16 @@ func cursor(guid uint64) *observe.Bookmark {
 	return &observe.Bookmark{Name: plan.CursorName("offsite", guid), GUID: guid, CreateTXG: 1}
 }
 
-func TestPlanGolden(t *testing.T) {
-	color.NoColor = true
-	tests := []struct {
-		name string
-		cfg  *hclspec.Config
-		st   *observe.State
-	}{
+// scenario is one golden plan: testdata/NAME.golden.
+type scenario struct {
+	name string
+	cfg  *hclspec.Config
+	st   *observe.State
+}
+
+// scenarios are the golden plans (fresh values on every call).
+func scenarios() []scenario {
+	return []scenario{
 		{
 			name: "first_run",
 			cfg:  config(),
@@ -232,6 +235,53 @@ func TestPlanGolden(t *testing.T) {
 			),
 		},
 		{
+			// The interrupted receive's snapshot was pruned on the source:
+			// the stream can never finish, so it is discarded (recv -A) and
+			// the edge sends incrementally from its base as usual.
+			name: "resume_token_snapshot_gone",
+			cfg:  config(),
+			st: state(
+				host("src", fs("tank"), &observe.Dataset{Name: "tank/data", Snapshots: []*observe.Snapshot{
+					snap("zplan_20261122T103000Z", 99, 45, "2026-11-22T10:30", "zplan_step_offsite"),
+					snap("zplan_20261122T120000Z", 101, 52, "2026-11-22T12:00"),
+				}, Bookmarks: []*observe.Bookmark{cursor(99)}}),
+				host("dst", fs("backup"), fs("backup/src"), &observe.Dataset{Name: "backup/src/data",
+					ResumeToken: "1-abc-def", Token: &zfs.ResumeToken{FromGUID: 99, ToGUID: 100, ToName: "tank/data@zplan_20261122T114500Z", Bytes: 1 << 20},
+					Snapshots: []*observe.Snapshot{snap("zplan_20261122T103000Z", 99, 9, "2026-11-22T10:30", "zplan_last_offsite")}}),
+			),
+		},
+		{
+			// An interrupted first (full) receive whose snapshot is gone:
+			// recv -A destroys the incomplete filesystem, and a full send
+			// of the newest snapshot follows.
+			name: "resume_token_full_snapshot_gone",
+			cfg:  config(),
+			st: state(
+				host("src", fs("tank"), fs("tank/data", snap("zplan_20261122T120000Z", 101, 52, "2026-11-22T12:00"))),
+				host("dst", fs("backup"), fs("backup/src"), &observe.Dataset{Name: "backup/src/data",
+					ResumeToken: "1-abc-def", Token: &zfs.ResumeToken{ToGUID: 100, ToName: "tank/data@zplan_20261122T114500Z", Bytes: 1 << 20}}),
+			),
+		},
+		{
+			// The token's base is gone from the source (no snapshot, no
+			// bookmark): it cannot resume, and without it the target has a
+			// snapshot the source lacks. Declared rollback: abort, roll
+			// back to the older common snapshot, send from there.
+			name: "resume_token_base_gone_rollback",
+			cfg:  config(func(c *hclspec.Config) { c.Replications[0].OnDivergence = "rollback" }),
+			st: state(
+				host("src", fs("tank"), &observe.Dataset{Name: "tank/data", Snapshots: []*observe.Snapshot{
+					snap("zplan_20261122T100000Z", 98, 40, "2026-11-22T10:00"),
+					snap("zplan_20261122T120000Z", 100, 50, "2026-11-22T12:00"),
+				}}),
+				host("dst", fs("backup"), fs("backup/src"), &observe.Dataset{Name: "backup/src/data",
+					ResumeToken: "1-abc-def", Token: &zfs.ResumeToken{FromGUID: 99, ToGUID: 100, ToName: "tank/data@zplan_20261122T120000Z", Bytes: 1 << 20},
+					Snapshots: []*observe.Snapshot{
+						snap("zplan_20261122T100000Z", 98, 8, "2026-11-22T10:00"),
+						snap("zplan_20261122T103000Z", 99, 9, "2026-11-22T10:30", "zplan_last_offsite")}}),
+			),
+		},
+		{
 			name: "repair_after_crash_before_cursor",
 			cfg:  config(),
 			st: state(
@@ -270,6 +320,11 @@ func TestPlanGolden(t *testing.T) {
 			),
 		},
 	}
+}
+
+func TestPlanGolden(t *testing.T) {
+	color.NoColor = true
+	tests := scenarios()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pol, err := desired.Resolve(tc.cfg, tc.st)
@@ -361,7 +416,7 @@ func TestScheduleUsesNameTimeNotHostClock(t *testing.T) {
 func TestParseStampMatchesTimeParse(t *testing.T) {
 	for _, s := range []string{"20261122T120700Z", "20240229T235959Z", "20230229T000000Z", "20261322T000000Z", "2026112XT120700Z", "20261122T120700", "20261122T246000Z", "19700101T000000Z"} {
 		want, werr := time.Parse(diff.SnapshotTimeFormat, s)
-		got := diff.SnapTimeOf(&observe.Snapshot{Name: "p_" + s, Creation: time.Unix(7, 0)}, "p_")
+		got := diff.SnapTime(&observe.Snapshot{Name: "p_" + s, Creation: time.Unix(7, 0)}, "p_")
 		if werr != nil {
 			want = time.Unix(7, 0)
 		}

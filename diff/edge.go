@@ -49,21 +49,21 @@ func (p *planner) edge(e *desired.Edge) {
 	if !p.planEdge(e, src) {
 		for _, s := range src.Snapshots {
 			if strings.HasPrefix(s.Name, e.Prefix) {
-				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
+				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, needUnsent, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
 			}
 		}
 	}
 }
 
 // planEdge reports false when a conflict blocks the edge.
-func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
+func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) (planned bool) {
 	if p.st.Hosts[e.TargetHost] == nil {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
+		p.conflict(plan.ConflictHostUnobserved, e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
 		return false
 	}
 	if why, odd := p.st.Hosts[e.TargetHost].Unreadable[e.TargetDataset]; odd {
 		// Not "missing": planning a full send into it would be wrong.
-		p.conflict(e, e.TargetHost, e.TargetDataset, "target dataset set aside: "+why, "")
+		p.conflict(plan.ConflictSetAside, e, e.TargetHost, e.TargetDataset, "target dataset set aside: "+why, "")
 		return false
 	}
 	tgt := p.dataset(e.TargetHost, e.TargetDataset)
@@ -84,6 +84,34 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		cands = append(cands, cand{name: v.name, txg: ^uint64(0), virtual: v})
 	}
 
+	// An interrupted receive is resumed if it is the stream the plan
+	// sends (invariant 6). One the source can no longer complete is
+	// discarded first (zfs recv -A), and the edge is planned as if it had
+	// never started; the abort goes into the plan only if the edge is not
+	// blocked otherwise.
+	var resumed *step
+	if tgt != nil && tgt.ResumeToken != "" {
+		st, stale, ok := p.resume(e, src, tgt, raw)
+		if !ok {
+			return false
+		}
+		if stale == "" {
+			resumed = &st
+		} else {
+			abort := p.abortResume(e, tgt, stale)
+			p.edgeDeps[e] = append(p.edgeDeps[e], abort.Address)
+			defer func() {
+				if planned {
+					p.add(abort)
+				}
+			}()
+			if tgt.Token.FromGUID == 0 {
+				// An incomplete new filesystem: zfs recv -A destroys it.
+				tgt = nil
+			}
+		}
+	}
+
 	var steps []step
 	var b *base
 	var resumeFrom, resumeTo string // snapshots a resume's step holds legitimately cover
@@ -100,11 +128,8 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 		steps = append(steps, step{kind: plan.KindSendFull, to: first, est: p.estimate(src, nil, first)})
 		b = &base{from: "@" + first.name, guid: first.guid, txg: first.txg, targetName: first.name}
 		steps = append(steps, p.incrementals(src, b, rest)...)
-	case tgt.ResumeToken != "":
-		st, ok := p.resume(e, src, tgt, raw)
-		if !ok {
-			return false
-		}
+	case resumed != nil:
+		st := *resumed
 		steps = append(steps, st)
 		resumeTo = "@" + st.to.name
 		if st.from != nil {
@@ -124,12 +149,12 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) bool {
 	// and are skipped if a send fails.
 	if n := len(steps); n > 0 {
 		if last := steps[n-1].to; last.virtual == nil {
-			p.need(srcKey, last.name, fmt.Sprintf("newest common snapshot of replication %s once sent", e.ID))
+			p.need(srcKey, last.name, needBase, fmt.Sprintf("newest common snapshot of replication %s once sent", e.ID))
 		}
 	} else if b != nil {
-		p.need(dsKey{e.TargetHost, e.TargetDataset}, b.targetName, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
+		p.need(dsKey{e.TargetHost, e.TargetDataset}, b.targetName, needBase, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
 		if strings.HasPrefix(b.from, "@") {
-			p.need(srcKey, b.from[1:], fmt.Sprintf("newest common snapshot of replication %s", e.ID))
+			p.need(srcKey, b.from[1:], needBase, fmt.Sprintf("newest common snapshot of replication %s", e.ID))
 		}
 	}
 
@@ -232,7 +257,7 @@ func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok b
 		raw = true
 	case desired.RawNever:
 		if src.Encrypted() && !e.AllowDecrypt {
-			p.conflict(e, e.SourceHost, e.SourceDataset,
+			p.conflict(plan.ConflictEncryption, e, e.SourceHost, e.SourceDataset,
 				"source is encrypted and raw = \"never\" would send it decrypted",
 				"set allow_decrypt = true in replication \""+e.Name+"\" to accept plaintext on the target, or use raw = \"auto\"")
 			return false, false
@@ -241,46 +266,33 @@ func (p *planner) rawMode(e *desired.Edge, src, tgt *observe.Dataset) (raw, ok b
 		raw = src.Encrypted()
 	}
 	if !raw && src.Encrypted() && src.KeyStatus != "available" {
-		p.conflict(e, e.SourceHost, e.SourceDataset, "a decrypted send needs the key, but it is not loaded", "zfs load-key the source, or send raw")
+		p.conflict(plan.ConflictEncryption, e, e.SourceHost, e.SourceDataset, "a decrypted send needs the key, but it is not loaded", "zfs load-key the source, or send raw")
 		return false, false
 	}
 	if tgt != nil && len(tgt.Snapshots) > 0 && src.Encrypted() {
 		if raw && !tgt.Encrypted() {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "target was received decrypted; a raw send onto it would mix raw and non-raw streams", "keep raw = \"never\" for this edge, or replicate to a new target")
+			p.conflict(plan.ConflictEncryption, e, e.TargetHost, e.TargetDataset, "target was received decrypted; a raw send onto it would mix raw and non-raw streams", "keep raw = \"never\" for this edge, or replicate to a new target")
 			return false, false
 		}
 		if !raw && tgt.Encrypted() && tgt.KeyStatus != "available" {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "target was received raw; a decrypted send onto it would mix raw and non-raw streams", "use raw = \"auto\" for this edge")
+			p.conflict(plan.ConflictEncryption, e, e.TargetHost, e.TargetDataset, "target was received raw; a decrypted send onto it would mix raw and non-raw streams", "use raw = \"auto\" for this edge")
 			return false, false
 		}
 	}
 	return raw, true
 }
 
-// findBase finds the newest common snapshot of source and target by GUID
-// and refuses a target that diverged after it (invariant 3).
+// findBase finds the newest common snapshot of source and target
+// (FindBase) and refuses a target that diverged after it (invariant 3).
 func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, bool) {
 	if len(tgt.Snapshots) == 0 {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "target exists but has no snapshots; zplan will not overwrite it",
+		p.conflict(plan.ConflictTargetNoSnapshots, e, e.TargetHost, e.TargetDataset, "target exists but has no snapshots; zplan will not overwrite it",
 			"destroy or rename the target dataset, or choose another target root")
 		return nil, false
 	}
-	for i := len(tgt.Snapshots) - 1; i >= 0; i-- {
-		t := tgt.Snapshots[i]
-		var b *base
-		if s := src.SnapshotByGUID(t.GUID); s != nil {
-			b = &base{from: "@" + s.Name, guid: s.GUID, txg: s.CreateTXG, targetName: t.Name}
-		} else {
-			for _, bm := range src.Bookmarks {
-				if bm.GUID == t.GUID {
-					b = &base{from: "#" + bm.Name, guid: bm.GUID, txg: bm.CreateTXG, targetName: t.Name}
-				}
-			}
-		}
-		if b == nil {
-			continue
-		}
-		extra := tgt.Snapshots[i+1:]
+	if found, ok := FindBase(src, tgt, e.ID); ok {
+		b, t := found.base(), found.Target
+		extra := tgt.Snapshots[found.TargetIndex+1:]
 		if len(extra) == 0 && tgt.Written == 0 {
 			return b, true
 		}
@@ -298,14 +310,14 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 			}
 		}
 		if e.OnDivergence != desired.DivergenceRollback {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "target diverged: "+what,
+			p.conflict(plan.ConflictDiverged, e, e.TargetHost, e.TargetDataset, "target diverged: "+what,
 				"if that data is not needed, destroy those snapshots or roll the target back on "+e.TargetHost+", or declare on_divergence = \"rollback\" in replication \""+e.Name+"\"")
 			return nil, false
 		}
 		p.rollback(e, tgt, t, extra, "on_divergence = \"rollback\" in replication."+e.Name+": "+what)
 		return b, true
 	}
-	p.conflict(e, e.TargetHost, e.TargetDataset,
+	p.conflict(plan.ConflictNoCommonAncestor, e, e.TargetHost, e.TargetDataset,
 		fmt.Sprintf("no common snapshot: none of the target's %d snapshots exists on the source (by GUID), nor a bookmark of one", len(tgt.Snapshots)),
 		"replicate to a new target dataset, or destroy the target if its data is not needed")
 	return nil, false
@@ -321,6 +333,8 @@ func (p *planner) rollback(e *desired.Edge, tgt *observe.Dataset, to *observe.Sn
 		Host: e.TargetHost, Dataset: e.TargetDataset, Reason: reason,
 		Bookmark:      to.Name, // the snapshot rolled back to
 		Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + to.Name, GUID: to.GUID}},
+		// After what the edge does first (an abort of a stale receive).
+		DependsOn: append([]string(nil), p.edgeDeps[e]...),
 	}
 	if p.rolledBack[k] == nil {
 		p.rolledBack[k] = map[string]bool{}
@@ -338,18 +352,22 @@ func (p *planner) rollback(e *desired.Edge, tgt *observe.Dataset, to *observe.Sn
 }
 
 // resume checks a target's resume token against what the plan would
-// send (invariant 6) and plans the resumed send, or a conflict.
-func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (step, bool) {
+// send (invariant 6) and plans the resumed send. A token the source can
+// no longer send (its snapshot, or the base it starts from, is gone) is
+// stale: resume says why, and the edge discards it. Anything else that
+// does not match is a conflict: the partial receive may not be zplan's
+// stream, and only the user may throw it away.
+func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (st step, stale string, ok bool) {
 	t := tgt.Token
 	if t == nil {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "interrupted receive with a resume token zfs could not decode: "+tgt.TokenErr,
+		p.conflict(plan.ConflictResumeToken, e, e.TargetHost, e.TargetDataset, "interrupted receive with a resume token zfs could not decode: "+tgt.TokenErr,
 			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
-		return step{}, false
+		return step{}, "", false
 	}
-	mismatch := func(why string) (step, bool) {
-		p.conflict(e, e.TargetHost, e.TargetDataset, "interrupted receive is not the stream this plan would send: "+why,
+	mismatch := func(why string) (step, string, bool) {
+		p.conflict(plan.ConflictResumeToken, e, e.TargetHost, e.TargetDataset, "interrupted receive is not the stream this plan would send: "+why,
 			fmt.Sprintf("discard it with `zfs recv -A %s` on %s", e.TargetDataset, e.TargetHost))
-		return step{}, false
+		return step{}, "", false
 	}
 	ds, _, _ := strings.Cut(t.ToName, "@")
 	if ds != e.SourceDataset {
@@ -361,33 +379,28 @@ func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (
 	if t.Redacted {
 		return mismatch("token resumes a redacted send, which zplan never makes")
 	}
-	to := src.SnapshotByGUID(t.ToGUID)
-	if to == nil {
-		return mismatch(fmt.Sprintf("the source no longer has the token's snapshot (guid %d)", t.ToGUID))
+	if t.FromGUID == 0 && len(tgt.Snapshots) > 0 {
+		return mismatch("token resumes a full send, but the target already has snapshots")
 	}
-	st := step{kind: plan.KindSendResume, to: cand{name: to.Name, guid: to.GUID, txg: to.CreateTXG}, token: tgt.ResumeToken}
-	if t.FromGUID == 0 {
-		if len(tgt.Snapshots) > 0 {
-			return mismatch("token resumes a full send, but the target already has snapshots")
-		}
-		st.est = int64(to.Referenced) - int64(t.Bytes)
-	} else {
-		newest := tgt.Newest()
-		if newest == nil || newest.GUID != t.FromGUID {
+	var newest *observe.Snapshot
+	if t.FromGUID != 0 {
+		if newest = tgt.Newest(); newest == nil || newest.GUID != t.FromGUID {
 			return mismatch("token's from-snapshot is not the target's newest snapshot")
 		}
-		var from *base
-		if s := src.SnapshotByGUID(t.FromGUID); s != nil {
-			from = &base{from: "@" + s.Name, guid: s.GUID, txg: s.CreateTXG, targetName: newest.Name}
+	}
+	to := src.SnapshotByGUID(t.ToGUID)
+	if to == nil {
+		return step{}, fmt.Sprintf("the source no longer has the snapshot it sends (%s, guid %d)", t.ToName, t.ToGUID), true
+	}
+	st = step{kind: plan.KindSendResume, to: cand{name: to.Name, guid: to.GUID, txg: to.CreateTXG}, token: tgt.ResumeToken}
+	if t.FromGUID == 0 {
+		st.est = int64(to.Referenced) - int64(t.Bytes)
+	} else {
+		fromName, fromTXG, ok := SourceVersion(src, e.ID, t.FromGUID)
+		if !ok {
+			return step{}, fmt.Sprintf("the source has neither the snapshot it sends from (guid %d, @%s on the target) nor a bookmark of it", t.FromGUID, newest.Name), true
 		}
-		for _, bm := range src.Bookmarks {
-			if from == nil && bm.GUID == t.FromGUID {
-				from = &base{from: "#" + bm.Name, guid: bm.GUID, txg: bm.CreateTXG, targetName: newest.Name}
-			}
-		}
-		if from == nil {
-			return mismatch("the source has neither the token's from-snapshot nor a bookmark of it")
-		}
+		from := &base{from: fromName, guid: t.FromGUID, txg: fromTXG, targetName: newest.Name}
 		if to.CreateTXG <= from.txg {
 			return mismatch("token's to-snapshot is not newer than its from-snapshot")
 		}
@@ -397,7 +410,21 @@ func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (
 	if st.est < 0 {
 		st.est = 0
 	}
-	return st, true
+	return st, "", true
+}
+
+// abortResume is the action that discards a stale interrupted receive
+// on e's target (zfs recv -A). It asserts the very token the plan saw:
+// a receive started since may be resumable and is not discarded.
+func (p *planner) abortResume(e *desired.Edge, tgt *observe.Dataset, why string) *plan.Action {
+	return &plan.Action{
+		Address: address("abort_resume", e.TargetHost, e.TargetDataset), Kind: plan.KindAbortResume,
+		Host: e.TargetHost, Dataset: e.TargetDataset,
+		Reason: fmt.Sprintf("replication %s: the interrupted receive can never finish: %s; discard it and send again", e.ID, why),
+		Preconditions: []plan.Precondition{
+			{Host: e.TargetHost, Kind: plan.PreResumeToken, Object: e.TargetDataset, Value: tgt.ResumeToken},
+		},
+	}
 }
 
 // releaseStaleStepHolds plans releasing step holds of this edge that no
@@ -520,12 +547,12 @@ func (p *planner) ensureParents(e *desired.Edge) ([]string, bool) {
 	parts := strings.Split(e.TargetDataset, "/")
 	for i := 1; i < len(parts); i++ {
 		if why, odd := h.Unreadable[strings.Join(parts[:i], "/")]; odd {
-			p.conflict(e, e.TargetHost, e.TargetDataset, "a parent of the target dataset is set aside: "+why, "")
+			p.conflict(plan.ConflictSetAside, e, e.TargetHost, e.TargetDataset, "a parent of the target dataset is set aside: "+why, "")
 			return nil, false
 		}
 	}
 	if _, ok := h.Datasets[parts[0]]; !ok {
-		p.conflict(e, e.TargetHost, e.TargetDataset, fmt.Sprintf("target pool %s does not exist on %s", parts[0], e.TargetHost), "create the pool, or fix the target root")
+		p.conflict(plan.ConflictNoTargetPool, e, e.TargetHost, e.TargetDataset, fmt.Sprintf("target pool %s does not exist on %s", parts[0], e.TargetHost), "create the pool, or fix the target root")
 		return nil, false
 	}
 	var dep string
@@ -635,7 +662,7 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 		p.sendsInto[tgtKey] = append(p.sendsInto[tgtKey], a.Address)
 		created := p.now
 		if s := src.SnapshotByGUID(st.to.guid); s != nil {
-			created = snapTime(s, e.Prefix)
+			created = SnapTime(s, e.Prefix)
 		}
 		p.incoming[tgtKey] = append(p.incoming[tgtKey], desired.Snap{Name: st.to.name, Created: created, CreateTXG: ^uint64(0) - uint64(len(steps)-i)})
 		prev = a.Address

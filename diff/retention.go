@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/observe"
@@ -13,13 +14,28 @@ import (
 	"github.com/zplan/zplan/zfs"
 )
 
-// retention plans destroys. Several rules on one dataset combine as a
-// union: a snapshot goes only if every rule that covers it lets it go,
-// and nothing an edge still needs or that carries a hold goes at all.
-func (p *planner) retention() {
+// retainer is the retention phase's input: the state, the snapshots
+// this plan creates, and what the edge phase decided.
+type retainer struct {
+	st      *observe.State
+	now     time.Time
+	explain bool
+	planned map[dsKey]*virtualSnap
+	*edgePlan
+}
+
+func (p *retainer) dataset(host, name string) *observe.Dataset { return datasetOf(p.st, host, name) }
+
+// retention plans destroys and returns them, with why each managed
+// snapshot stays when explain is set. Several rules on one dataset
+// combine as a union: a snapshot goes only if every rule that covers it
+// lets it go, and nothing an edge still needs or that carries a hold
+// goes at all.
+func retention(pol *desired.Policy, st *observe.State, now time.Time, explain bool, virtual map[dsKey]*virtualSnap, edges *edgePlan) (kept []*plan.Kept, destroys []*plan.Action) {
+	p := &retainer{st: st, now: now, explain: explain, planned: virtual, edgePlan: edges}
 	rules := map[dsKey][]*desired.RetentionRule{}
 	var keys []dsKey
-	for _, r := range p.pol.Retention {
+	for _, r := range pol.Retention {
 		k := dsKey{r.Host, r.Dataset}
 		if rules[k] == nil {
 			keys = append(keys, k)
@@ -33,7 +49,7 @@ func (p *planner) retention() {
 		return keys[i].dataset < keys[j].dataset
 	})
 	// Datasets are independent and retention is most of a large plan's
-	// work: evaluate them in parallel (reading the planner, writing only
+	// work: evaluate them in parallel (reading the inputs, writing only
 	// results), then add the results in key order, so the plan stays the
 	// same byte for byte.
 	type result struct {
@@ -58,11 +74,12 @@ func (p *planner) retention() {
 	close(next)
 	wg.Wait()
 	for _, r := range results {
-		p.out.Kept = append(p.out.Kept, r.kept...)
+		kept = append(kept, r.kept...)
 		if r.action != nil {
-			p.add(r.action)
+			destroys = append(destroys, r.action)
 		}
 	}
+	return kept, destroys
 }
 
 // verdict is the combined verdict of a dataset's rules on a snapshot;
@@ -81,8 +98,8 @@ func (v verdict) text() string {
 }
 
 // retainDataset decides one dataset's destroys. It only reads the
-// planner (retention runs it in parallel).
-func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept []*plan.Kept, destroyAction *plan.Action) {
+// retainer (retention runs it in parallel).
+func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept []*plan.Kept, destroyAction *plan.Action) {
 	ds := p.dataset(k.host, k.dataset)
 	if ds == nil {
 		return nil, nil
@@ -104,7 +121,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 		for i, s := range ds.Snapshots {
 			if strings.HasPrefix(s.Name, r.Prefix) || r.AdoptForeign {
 				idx = append(idx, i)
-				snaps = append(snaps, desired.Snap{Name: s.Name, Created: snapTime(s, r.Prefix), CreateTXG: s.CreateTXG})
+				snaps = append(snaps, desired.Snap{Name: s.Name, Created: SnapTime(s, r.Prefix), CreateTXG: s.CreateTXG})
 			}
 		}
 		// Snapshots this plan creates or receives count too, so that one
@@ -117,7 +134,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 				snaps = append(snaps, in)
 			}
 		}
-		verdicts := r.Retention.Decide(snaps, p.now, p.opts.Explain)
+		verdicts := r.Retention.Decide(snaps, p.now, p.explain)
 		for j, i := range idx {
 			w := verdicts[j]
 			if !w.Keep && w.Keepers != nil {
@@ -141,8 +158,8 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 			vd = verdict{covered: true, keep: true, reason: unsafeNameReason}
 		}
 		if !vd.keep {
-			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && strings.HasPrefix(why, "not yet sent")) {
-				vd = verdict{covered: true, keep: true, reason: why}
+			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && why.kind == needUnsent) {
+				vd = verdict{covered: true, keep: true, reason: why.text}
 			} else if holds := without(s.Holds, p.released[k][s.Name]); len(holds) > 0 {
 				reason := "held by " + strings.Join(holds, ", ")
 				if !anyZplan(holds) {
@@ -152,7 +169,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 			}
 		}
 		if vd.keep {
-			if p.opts.Explain {
+			if p.explain {
 				kept = append(kept, &plan.Kept{Host: k.host, Dataset: k.dataset, Snapshot: s.Name, Reason: vd.text()})
 			}
 			continue
@@ -170,7 +187,7 @@ func (p *planner) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept [
 	}
 	a.DependsOn = append(a.DependsOn, p.sendsFrom[k]...)
 	a.DependsOn = append(a.DependsOn, p.sendsInto[k]...)
-	if addr := address("rollback", k.host, k.dataset); p.actions[addr] != nil {
+	if addr := address("rollback", k.host, k.dataset); p.index[addr] != nil {
 		a.DependsOn = append(a.DependsOn, addr)
 	}
 	for _, r := range p.releasers[k] {
@@ -249,7 +266,7 @@ const maxWindowPreconditions = 32
 // the destroy waits for the actions that make them. Order: the
 // dataset's listing order, then the edges' bases in edge order, so the
 // plan stays byte-identical for identical input.
-func (p *planner) justification(k dsKey, ds *observe.Dataset, victims []int, named *namedKeepers) []plan.Precondition {
+func (p *retainer) justification(k dsKey, ds *observe.Dataset, victims []int, named *namedKeepers) []plan.Precondition {
 	gone := make([]bool, len(ds.Snapshots))
 	for _, i := range victims {
 		gone[i] = true

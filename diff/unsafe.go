@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/zfs"
 )
@@ -17,29 +19,32 @@ const unsafeNameReason = "its name holds '%' or ',', which zfs destroy reads as 
 // channel programs) is kept and not sent, and the user has to remove it
 // by exact name. Reported once per snapshot, as a conflict on its
 // dataset; the rest of the dataset is planned as usual.
-func (p *planner) unsafeNames() {
+func unsafeNames(pol *desired.Policy, st *observe.State) []*plan.Conflict {
+	var out []*plan.Conflict
+	reported := map[string]bool{} // fs@snap
 	check := func(host, dataset, prefix string, any bool) {
-		ds := p.dataset(host, dataset)
+		ds := datasetOf(st, host, dataset)
 		if ds == nil {
 			return
 		}
 		for _, s := range ds.Snapshots {
 			if (any || strings.HasPrefix(s.Name, prefix)) && !zfs.DestroySafe(s.Name) {
 				full := dataset + "@" + s.Name
-				if p.reported[full] {
+				if reported[full] {
 					continue
 				}
-				p.reported[full] = true
-				p.out.Conflicts = append(p.out.Conflicts, &plan.Conflict{Host: host, Dataset: dataset,
+				reported[full] = true
+				out = append(out, &plan.Conflict{Kind: plan.ConflictUnsafeName, Host: host, Dataset: dataset,
 					Message:    fmt.Sprintf("snapshot @%s: %s", s.Name, unsafeNameReason),
 					Resolution: fmt.Sprintf("rename it (zfs rename %q %s@NEWNAME) or destroy it with a channel program; zfs destroy would take a range", full, dataset)})
 			}
 		}
 	}
-	for _, r := range p.pol.Retention {
+	for _, r := range pol.Retention {
 		check(r.Host, r.Dataset, r.Prefix, r.AdoptForeign)
 	}
-	for _, e := range p.pol.Edges {
+	for _, e := range pol.Edges {
 		check(e.SourceHost, e.SourceDataset, e.Prefix, false)
 	}
+	return out
 }

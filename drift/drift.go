@@ -28,7 +28,7 @@ const (
 	Conflict           Kind = "conflict"            // diverged target or another blocked edge/dataset
 	InterruptedReceive Kind = "interrupted_receive" // a resume token is waiting on a target
 	StaleHold          Kind = "stale_hold"          // a step hold with no send in flight
-	ForeignHold        Kind = "foreign_hold"        // a zplan_ hold of no configured edge
+	ForeignHold        Kind = "foreign_hold"        // a zplan step or last-received hold of no configured edge
 	CursorMismatch     Kind = "cursor_mismatch"     // cursor bookmark missing or outdated
 	RetentionOverdue   Kind = "retention_overdue"   // snapshots kept past retention
 )
@@ -49,6 +49,8 @@ type Finding struct {
 	Age   int64      `json:"age_seconds,omitempty"`
 	// Fix says what a zplan apply would do about it, or what the user must.
 	Fix string `json:"fix,omitempty"`
+	// ConflictKind is the plan conflict's kind, for Conflict findings.
+	ConflictKind plan.ConflictKind `json:"conflict_kind,omitempty"`
 }
 
 // Input is what drift compares.
@@ -128,17 +130,6 @@ func (d *detector) dataset(host, name string) *observe.Dataset {
 	return d.in.State.Hosts[host].Datasets[name]
 }
 
-// snapTime is the plan time in a managed snapshot's name, else its
-// creation, as diff counts it.
-func snapTime(s *observe.Snapshot, prefix string) time.Time {
-	if rest, ok := strings.CutPrefix(s.Name, prefix); ok && len(rest) == len(diff.SnapshotTimeFormat) {
-		if t, err := time.Parse(diff.SnapshotTimeFormat, rest); err == nil {
-			return t
-		}
-	}
-	return s.Creation
-}
-
 func age(d time.Duration) string {
 	d = d.Round(time.Second)
 	switch {
@@ -163,7 +154,7 @@ func (d *detector) schedules() {
 		has := false
 		for _, s := range ds.Snapshots {
 			if strings.HasPrefix(s.Name, r.Prefix) {
-				if t := snapTime(s, r.Prefix); !has || t.After(newest) {
+				if t := diff.SnapTime(s, r.Prefix); !has || t.After(newest) {
 					newest, has = t, true
 				}
 			}
@@ -210,35 +201,30 @@ func (d *detector) edges() {
 			}
 			continue
 		}
-		// Newest target snapshot the source also has (same GUID).
-		var common *observe.Snapshot
-		for i := len(tgt.Snapshots) - 1; i >= 0 && common == nil; i-- {
-			if src.SnapshotByGUID(tgt.Snapshots[i].GUID) != nil {
-				common = tgt.Snapshots[i]
-			}
+		// The common base the planner sends from: by GUID, a source
+		// snapshot or the cursor bookmark left of a pruned one.
+		b, ok := diff.FindBase(src, tgt, e.ID)
+		if ok {
+			d.cursor(e, src, tgt, b)
 		}
-		d.cursor(e, src, tgt, common)
 		if newestSrc == nil || tgt.SnapshotByGUID(newestSrc.GUID) != nil {
 			continue
 		}
-		behind := 0
-		for i := len(src.Snapshots) - 1; i >= 0; i-- {
-			s := src.Snapshots[i]
-			if common != nil && s.GUID == common.GUID {
-				break
-			}
-			if strings.HasPrefix(s.Name, e.Prefix) {
-				behind++
-			}
-		}
 		f.Object = e.SourceDataset + "@" + newestSrc.Name
-		if common == nil {
+		if !ok {
 			f.Message = fmt.Sprintf("has no snapshot in common with %s:%s", e.SourceHost, e.SourceDataset)
 			f.Severity = "error"
 			d.add(f, time.Time{})
 			continue
 		}
-		since := snapTime(common, e.Prefix)
+		behind := 0
+		for _, s := range src.Snapshots {
+			if s.CreateTXG > b.TXG && strings.HasPrefix(s.Name, e.Prefix) {
+				behind++
+			}
+		}
+		common := b.Target
+		since := diff.SnapTime(common, e.Prefix)
 		f.Message = fmt.Sprintf("%d snapshot(s) behind %s:%s; newest received @%s is %s old",
 			behind, e.SourceHost, e.SourceDataset, common.Name, age(d.now.Sub(since)))
 		f.Fix = "zplan apply sends the missing snapshots"
@@ -248,10 +234,8 @@ func (d *detector) edges() {
 
 // cursor checks the edge's replication-cursor bookmarks on the source:
 // exactly one, marking the newest common snapshot.
-func (d *detector) cursor(e *desired.Edge, src, tgt *observe.Dataset, common *observe.Snapshot) {
-	if common == nil {
-		return
-	}
+func (d *detector) cursor(e *desired.Edge, src, tgt *observe.Dataset, b diff.Base) {
+	common := b.Target
 	want := plan.CursorName(e.ID, common.GUID)
 	found := false
 	for _, b := range src.Bookmarks {
@@ -282,7 +266,7 @@ func (d *detector) conflicts() {
 	}
 	for _, c := range d.in.Plan.Conflicts {
 		d.add(Finding{Kind: Conflict, Severity: "error", Host: c.Host, Dataset: c.Dataset, Edge: c.Edge,
-			Message: c.Message, Fix: c.Resolution}, time.Time{})
+			Message: c.Message, Fix: c.Resolution, ConflictKind: c.Kind}, time.Time{})
 	}
 }
 
@@ -312,12 +296,12 @@ func (d *detector) tokensAndHolds() {
 					msg += fmt.Sprintf(" (from guid %d to guid %d, %s)", ds.Token.FromGUID, ds.Token.ToGUID, ds.Token.ToName)
 				}
 				d.add(Finding{Kind: InterruptedReceive, Host: hn, Dataset: ds.Name, Message: msg,
-					Fix: "zplan apply resumes it if it is the stream the plan sends, else aborts it (zfs recv -A)"}, time.Time{})
+					Fix: "zplan apply resumes it if it is the stream the plan sends, aborts it (zfs recv -A) if the source can no longer send it, else the plan shows a conflict"}, time.Time{})
 			}
 			for _, s := range ds.Snapshots {
 				for _, tag := range s.Holds {
 					obj := ds.Name + "@" + s.Name + " " + tag
-					if edge, ok := strings.CutPrefix(tag, "zplan_step_"); ok {
+					if edge, ok := plan.ParseStepTag(tag); ok {
 						switch {
 						case !edges[edge]:
 							d.add(Finding{Kind: ForeignHold, Host: hn, Dataset: ds.Name, Edge: edge, Object: obj,
@@ -330,7 +314,7 @@ func (d *detector) tokensAndHolds() {
 						}
 						continue
 					}
-					if edge, ok := strings.CutPrefix(tag, "zplan_last_"); ok && !edges[edge] {
+					if edge, ok := plan.ParseLastTag(tag); ok && !edges[edge] {
 						d.add(Finding{Kind: ForeignHold, Host: hn, Dataset: ds.Name, Edge: edge, Object: obj,
 							Message: fmt.Sprintf("last-received hold %s of no configured replication", tag),
 							Fix:     fmt.Sprintf("zfs release %s %s@%s, if no other zplan configuration uses it", tag, ds.Name, s.Name)}, time.Time{})

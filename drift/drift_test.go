@@ -2,6 +2,7 @@ package drift_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/remote"
 	"github.com/zplan/zplan/zfs/zfsfake"
 )
@@ -163,6 +165,36 @@ func TestDetect(t *testing.T) {
 					t.Fatalf("findings %v, want %v: %+v", got, c.want, r.Findings)
 				}
 			}
+			for _, f := range r.Findings {
+				if (f.Kind == drift.Conflict) != (f.ConflictKind != "") {
+					t.Errorf("%s finding with conflict kind %q", f.Kind, f.ConflictKind)
+				}
+				if c.name == "diverged target" && f.Kind == drift.Conflict && f.ConflictKind != plan.ConflictDiverged {
+					t.Errorf("diverged target: conflict kind %q, want %q", f.ConflictKind, plan.ConflictDiverged)
+				}
+			}
 		})
+	}
+}
+
+// An edge whose only common base is the source's cursor bookmark (the
+// source pruned the snapshot after sending it) is behind, not without a
+// common snapshot: the planner sends incrementally from the bookmark,
+// and drift finds the base the same way (diff.FindBase).
+func TestLagFromCursorBookmark(t *testing.T) {
+	w := replicated()
+	src := w.Host("src")
+	src.Snapshot("tank/data@zplan_20261122T121500Z")
+	run(src, "zfs", "destroy", "tank/data@zplan_20261122T120000Z")
+	r := detect(t, w, t0.Add(16*time.Minute))
+	if got := r.Counts(); len(got) != 1 || got[drift.ReplicationLag] != 1 {
+		t.Fatalf("findings %v, want one replication lag: %+v", got, r.Findings)
+	}
+	f := r.Findings[0]
+	if f.Severity != "warning" || !strings.Contains(f.Message, "1 snapshot(s) behind") || f.Since == nil || !f.Since.Equal(t0) {
+		t.Errorf("lag finding %+v: want a warning, 1 snapshot behind since %v (the bookmarked base)", f, t0)
+	}
+	if r.PendingActions == 0 {
+		t.Error("no pending actions: the planner should send @zplan_20261122T121500Z from the cursor")
 	}
 }

@@ -9,16 +9,48 @@ import (
 // The names zplan gives its holds and bookmarks. Diff and apply both use
 // these, so a plan and the hosts always agree on them.
 
+// Every name below starts with namePrefix; each has a constructor and
+// a parser, and nothing else spells the prefixes out.
+const (
+	namePrefix    = "zplan_"
+	stepPrefix    = namePrefix + "step_"
+	lastPrefix    = namePrefix + "last_"
+	cursorPrefix  = namePrefix + "cursor_"
+	cursorGUIDLen = 16
+)
+
 // StepTag is the hold tag on both ends of an edge's send in flight.
-func StepTag(edge string) string { return "zplan_step_" + edge }
+func StepTag(edge string) string { return stepPrefix + edge }
 
 // LastTag is the hold tag on the target's last received snapshot.
-func LastTag(edge string) string { return "zplan_last_" + edge }
+func LastTag(edge string) string { return lastPrefix + edge }
 
-// ZplanTag reports whether a hold tag is one of zplan's.
-func ZplanTag(tag string) bool { return strings.HasPrefix(tag, "zplan_") }
+// ParseStepTag returns the edge of a step hold tag; ok is false for
+// other tags.
+func ParseStepTag(tag string) (edge string, ok bool) { return cutEdge(tag, stepPrefix) }
 
-const cursorPrefix = "zplan_cursor_"
+// ParseLastTag returns the edge of a last-received hold tag; ok is false
+// for other tags.
+func ParseLastTag(tag string) (edge string, ok bool) { return cutEdge(tag, lastPrefix) }
+
+// ParseEdgeTag returns the edge of a step or last-received hold tag.
+func ParseEdgeTag(tag string) (edge string, ok bool) {
+	if edge, ok = ParseStepTag(tag); ok {
+		return edge, true
+	}
+	return ParseLastTag(tag)
+}
+
+// cutEdge cuts prefix off name. The edge may be empty: no edge id is,
+// but a tag of that form found on a host is still zplan's form, and
+// drift reports it as of no configured edge.
+func cutEdge(name, prefix string) (string, bool) {
+	return strings.CutPrefix(name, prefix)
+}
+
+// ZplanTag reports whether a hold tag is one of zplan's (the step and
+// last-received tags, and the lock's).
+func ZplanTag(tag string) bool { return strings.HasPrefix(tag, namePrefix) }
 
 // CursorName is the replication-cursor bookmark of edge marking the
 // snapshot with guid. The GUID in the name lets a new cursor exist next
@@ -31,12 +63,12 @@ func CursorName(edge string, guid uint64) string {
 // that are not zplan cursors.
 func ParseCursor(name string) (edge string, guid uint64, ok bool) {
 	rest, found := strings.CutPrefix(name, cursorPrefix)
-	if !found || len(rest) < 18 || rest[16] != '_' {
+	if !found || len(rest) < cursorGUIDLen+2 || rest[cursorGUIDLen] != '_' {
 		return "", 0, false
 	}
-	guid, err := strconv.ParseUint(rest[:16], 16, 64)
+	guid, err := strconv.ParseUint(rest[:cursorGUIDLen], 16, 64)
 	if err != nil {
 		return "", 0, false
 	}
-	return rest[17:], guid, true
+	return rest[cursorGUIDLen+1:], guid, true
 }

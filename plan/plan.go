@@ -135,17 +135,6 @@ func (p Precondition) String() string {
 	return string(p.Kind)
 }
 
-// Conflict is a problem that blocks one replication edge or dataset; the
-// rest of the plan goes ahead.
-type Conflict struct {
-	Edge    string `json:"edge,omitempty"`
-	Host    string `json:"host"`
-	Dataset string `json:"dataset"`
-	Message string `json:"message"`
-	// Resolution says what the user can do about it.
-	Resolution string `json:"resolution,omitempty"`
-}
-
 // Kept explains why retention keeps a managed snapshot.
 type Kept struct {
 	Host     string `json:"host"`

@@ -1,4 +1,0 @@
-package diff
-
-// SnapTimeOf exposes snapTime to the external tests.
-var SnapTimeOf = snapTime
