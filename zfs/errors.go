@@ -77,8 +77,16 @@ func Classify(err error) ErrorKind {
 	if !errors.As(err, &ee) {
 		return ErrOther
 	}
+	return ClassifyStderr(ee.Stderr)
+}
+
+// ClassifyStderr is Classify for the stderr of a failed zfs command. A
+// stderr with no message in it is ErrOther: ClassifyStderr(s) ==
+// ErrNotExist says that every complaint is about a missing object, and
+// that there was at least one.
+func ClassifyStderr(stderr string) ErrorKind {
 	kind := ErrOther
-	for _, l := range strings.Split(ee.Stderr, "\n") {
+	for _, l := range strings.Split(stderr, "\n") {
 		l = strings.TrimSpace(l)
 		if l == "" || continuation[l] {
 			continue

@@ -75,3 +75,32 @@ func TestClassifyIgnoresNames(t *testing.T) {
 		}
 	}
 }
+
+// ClassifyStderr(s) == ErrNotExist is what apply's precondition lookup
+// reads as "the other names are absent": every line a not-exist
+// message, at least one, and no name can pass for the reason.
+func TestClassifyStderrNotExist(t *testing.T) {
+	for _, tc := range []struct {
+		stderr string
+		want   ErrorKind
+	}{
+		{"cannot open 'tank/a@s': dataset does not exist\ncannot open 'tank/a#b': no such pool or dataset\n", ErrNotExist},
+		{"  cannot open 'tank/a b@s': dataset does not exist  \n\n", ErrNotExist},
+		{"cannot get holds for 'tank/a@s': no such pool or dataset\nno datasets available\n", ErrNotExist},
+		{"", ErrOther},
+		{"\n\n", ErrOther},
+		{"no datasets available\n", ErrOther},
+		{"cannot open 'tank/a@s': dataset does not exist\ncannot open 'tank/b': permission denied\n", ErrOther},
+		{"cannot open 'tank/does not exist': permission denied\n", ErrPermission},
+		{"cannot open 'tank/no such pool or dataset': I/O error\n", ErrOther},
+		{"cannot open 'tank/a': operation not applicable to datasets of this type\n", ErrOther},
+		{"warning: dataset does not exist\n", ErrOther},
+	} {
+		if got := ClassifyStderr(tc.stderr); got != tc.want {
+			t.Errorf("ClassifyStderr(%q) = %d, want %d", tc.stderr, got, tc.want)
+		}
+		if got := Classify(&remote.ExitError{Stderr: tc.stderr}); got != tc.want {
+			t.Errorf("Classify(ExitError{%q}) = %d, want %d", tc.stderr, got, tc.want)
+		}
+	}
+}
