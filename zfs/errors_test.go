@@ -3,6 +3,7 @@ package zfs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/zplan/zplan/remote"
@@ -102,5 +103,30 @@ func TestClassifyStderrNotExist(t *testing.T) {
 		if got := Classify(&remote.ExitError{Stderr: tc.stderr}); got != tc.want {
 			t.Errorf("Classify(ExitError{%q}) = %d, want %d", tc.stderr, got, tc.want)
 		}
+	}
+}
+
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		stderr string
+		want   []string // nil: not only missing names
+	}{
+		{"cannot open 'tank/a b@s': dataset does not exist\n", []string{"tank/a b@s"}},
+		{"cannot get holds for 'tank@a': no such pool or dataset\ncannot open 'tank#b': no such pool or dataset\n", []string{"tank@a", "tank#b"}},
+		{"cannot open 'tank@a': dataset does not exist\nno datasets available\n", []string{"tank@a"}},
+		{"no datasets available\n", nil},
+		{"", nil},
+		{"cannot open 'tank@a': permission denied\n", nil},
+		{"cannot open 'tank@a': dataset does not exist\nsomething else\n", nil},
+		{"cannot destroy snapshot tank@a: dataset does not exist\n", nil}, // names no quoted object
+		{"cannot open 'tank/does not exist': I/O error\n", nil},
+	} {
+		got, ok := Missing(&remote.ExitError{Stderr: tc.stderr})
+		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) && ok {
+			t.Errorf("Missing(%q) = %q, %v; want %q", tc.stderr, got, ok, tc.want)
+		}
+	}
+	if _, ok := Missing(errors.New("cannot open 'tank@a': dataset does not exist")); ok {
+		t.Error("an error that is not an ExitError must not be read by its text")
 	}
 }
