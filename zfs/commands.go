@@ -170,11 +170,7 @@ func ParseGUIDs(out []byte) (map[string]GUIDFact, error) {
 			}
 		}
 		if err != nil {
-			le := &LineError{Line: i + 1, Text: string(line), Err: err}
-			if n, _, _ := bytes.Cut(line, []byte{'\t'}); ValidName(DatasetOf(string(n))) {
-				le.Dataset = DatasetOf(string(n))
-			}
-			return nil, le
+			return nil, lineError(i+1, line, err)
 		}
 		facts[name] = f
 	}
