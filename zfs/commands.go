@@ -191,21 +191,20 @@ func parseGUIDLine(line []byte) (string, GUIDFact, error) {
 	if f.GUID, err = parseUint(cols[1]); err != nil {
 		return "", f, fmt.Errorf("guid %q is not a number", cols[1])
 	}
-	if w := string(cols[2]); w != "-" {
+	if string(cols[2]) != "-" {
 		if f.Written, err = parseUint(cols[2]); err != nil {
 			return "", f, fmt.Errorf("written %q is not a number", cols[2])
 		}
 		f.HasWritten = true
 	}
 	if tok := string(cols[3]); tok != "-" {
+		switch {
+		case !tokenShape(tok):
+			return "", f, fmt.Errorf("receive_resume_token %q is not a resume token", truncate(tok, 40))
+		case typeOfName(name) != Filesystem:
+			return "", f, fmt.Errorf("a %s cannot have a resume token", typeOfName(name))
+		}
 		f.ResumeToken = tok
-	}
-	switch {
-	case string(cols[3]) == "-":
-	case !tokenShape(f.ResumeToken):
-		return "", f, fmt.Errorf("receive_resume_token %q is not a resume token", truncate(f.ResumeToken, 40))
-	case typeOfName(name) != Filesystem:
-		return "", f, fmt.Errorf("a %s cannot have a resume token", typeOfName(name))
 	}
 	return name, f, nil
 }
