@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -37,43 +36,23 @@ func (r *runner) lookup(ctx context.Context, host string, names []string) (map[s
 			return nil, fmt.Errorf("checking %s on %s: %w", strings.Join(names, " "), host, err)
 		}
 	}
-	objs := map[string]object{}
-	sc := bufio.NewScanner(strings.NewReader(out.String()))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 4 {
-			return nil, fmt.Errorf("checking %s on %s: unexpected zfs list line %q", strings.Join(names, " "), host, sc.Text())
-		}
-		guid, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("checking %s on %s: bad guid in %q", strings.Join(names, " "), host, sc.Text())
-		}
-		o := object{guid: guid, token: f[3]}
-		if o.token == "-" {
-			o.token = ""
-		}
-		if f[2] != "-" {
-			if o.written, err = strconv.ParseUint(f[2], 10, 64); err != nil {
-				return nil, fmt.Errorf("checking %s on %s: bad written in %q", strings.Join(names, " "), host, sc.Text())
-			}
-			o.hasWritten = true
-		}
-		objs[f[0]] = o
+	facts, err := zfs.ParseGUIDs([]byte(out.String()))
+	if err != nil {
+		return nil, fmt.Errorf("checking %s on %s: %w", strings.Join(names, " "), host, err)
 	}
-	return objs, sc.Err()
+	objs := make(map[string]object, len(facts))
+	for name, f := range facts {
+		objs[name] = object{guid: f.GUID, token: f.ResumeToken, written: f.Written, hasWritten: f.HasWritten}
+	}
+	return objs, nil
 }
 
-// onlyNotExist reports whether every complaint in stderr is about a name
-// that does not exist. zfs says "dataset does not exist" for a missing
-// snapshot and "no such pool or dataset" for a missing bookmark.
+// onlyNotExist reports whether every complaint in stderr, and there is
+// at least one, is zfs saying a name does not exist (see
+// zfs.ClassifyStderr: "dataset does not exist" for a missing dataset or
+// snapshot, "no such pool or dataset" for a missing bookmark).
 func onlyNotExist(stderr string) bool {
-	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if l != "" && !strings.Contains(l, "does not exist") && !strings.Contains(l, "no such pool or dataset") {
-			return false
-		}
-	}
-	return true
+	return zfs.ClassifyStderr(stderr) == zfs.ErrNotExist
 }
 
 // checkPreconditions re-reads the facts the plan assumed, one command

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -343,7 +342,7 @@ func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) err
 		// someone else) is reported and skipped by zfs; the state then
 		// drops it, which is what the host holds now. Any other failure
 		// is an error.
-		gone, ok := vanished(err)
+		gone, ok := zfs.Missing(err)
 		if !ok {
 			return fmt.Errorf("host %s: listing holds: %w", host.Name, err)
 		}
@@ -382,31 +381,6 @@ func addHolds(ctx context.Context, h remote.Host, host *Host, held []string) err
 		host.setAside(zfs.DatasetOf(full), full+": "+why)
 	}
 	return nil
-}
-
-// cannotOpen matches zfs's complaints about a name that vanished; the
-// wording depends on the object and the OpenZFS version.
-var cannotOpen = regexp.MustCompile(`^cannot (?:open|get holds for) '([^']+)': (?:dataset does not exist|no such pool or dataset)$`)
-
-// vanished returns the names a failed zfs command reported as not
-// existing, and false if it failed for any other reason too.
-func vanished(err error) ([]string, bool) {
-	var ee *remote.ExitError
-	if !errors.As(err, &ee) {
-		return nil, false
-	}
-	var names []string
-	for _, line := range strings.Split(strings.TrimSpace(ee.Stderr), "\n") {
-		if strings.TrimSpace(line) == "no datasets available" {
-			continue // printed when none of the names exists any more
-		}
-		m := cannotOpen.FindStringSubmatch(strings.TrimSpace(line))
-		if m == nil {
-			return nil, false
-		}
-		names = append(names, m[1])
-	}
-	return names, len(names) > 0
 }
 
 // SnapshotByName returns the snapshot named name (after '@'), or nil.

@@ -319,23 +319,11 @@ func resolveWith(cfg SSHConfig, l sshCfgLookup) (*resolved, error) {
 		return nil, fmt.Errorf("host %s: ssh config %s sets ProxyCommand for %s, which zplan does not support; use ProxyJump", r.name, l.path, alias)
 	}
 
-	r.connectTimeout = cfg.ConnectTimeout
-	if r.connectTimeout == 0 {
-		r.connectTimeout = 15 * time.Second
-		if ct, err := get("ConnectTimeout"); err != nil {
-			return nil, err
-		} else if n, err := strconv.Atoi(ct); err == nil && n > 0 {
-			r.connectTimeout = time.Duration(n) * time.Second
-		}
+	if r.connectTimeout, err = secondsSetting(cfg.ConnectTimeout, get, "ConnectTimeout"); err != nil {
+		return nil, err
 	}
-	r.keepAlive = cfg.KeepAlive
-	if r.keepAlive == 0 {
-		r.keepAlive = 15 * time.Second
-		if sa, err := get("ServerAliveInterval"); err != nil {
-			return nil, err
-		} else if n, err := strconv.Atoi(sa); err == nil && n > 0 {
-			r.keepAlive = time.Duration(n) * time.Second
-		}
+	if r.keepAlive, err = secondsSetting(cfg.KeepAlive, get, "ServerAliveInterval"); err != nil {
+		return nil, err
 	}
 	switch {
 	case cfg.CommandTimeout < 0:
@@ -350,6 +338,22 @@ func resolveWith(cfg SSHConfig, l sshCfgLookup) (*resolved, error) {
 		r.maxSessions = 8
 	}
 	return r, nil
+}
+
+// secondsSetting is set when it is not 0, else the ssh config's key (a
+// positive number of seconds), else 15s.
+func secondsSetting(set time.Duration, get func(string) (string, error), key string) (time.Duration, error) {
+	if set != 0 {
+		return set, nil
+	}
+	v, err := get(key)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	return 15 * time.Second, nil
 }
 
 // knownHostsSetting is the files a known_hosts option of the ssh config

@@ -1,6 +1,8 @@
 package zfs
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 )
 
@@ -133,6 +135,78 @@ func ResumeTokenArgv(token string) []string {
 // the lines for the others are still printed.
 func GUIDsArgv(names ...string) []string {
 	return append([]string{"zfs", "list", "-H", "-p", "-t", "filesystem,volume,snapshot,bookmark", "-o", "name,guid,written,receive_resume_token"}, names...)
+}
+
+// GUIDFact is what GUIDsArgv printed about one object.
+type GUIDFact struct {
+	GUID uint64
+	// Written is the bytes written since the newest snapshot (a
+	// filesystem's or volume's); HasWritten is false for "-" (bookmarks).
+	Written    uint64
+	HasWritten bool
+	// ResumeToken is the receive_resume_token, "" for "-".
+	ResumeToken string
+}
+
+// ParseGUIDs parses the output of GUIDsArgv, keyed by object name.
+// Every byte is the host's to choose, so each line must be exactly
+// NAME<tab>GUID<tab>WRITTEN<tab>TOKEN: a name zfs could print (names
+// hold spaces but never tabs or newlines), a decimal guid, a decimal or
+// "-" written, and "-" or a token of a token's shape, only on a
+// filesystem or volume. A name printed twice with different values is
+// an error (zfs prints each object once). Any other line is a
+// *LineError, and nothing is returned.
+func ParseGUIDs(out []byte) (map[string]GUIDFact, error) {
+	facts := map[string]GUIDFact{}
+	lines := bytes.Split(out, []byte{'\n'})
+	if n := len(lines); len(lines[n-1]) == 0 {
+		lines = lines[:n-1] // the newline that ends the last line
+	}
+	for i, line := range lines {
+		name, f, err := parseGUIDLine(line)
+		if err == nil {
+			if prev, dup := facts[name]; dup && prev != f {
+				err = fmt.Errorf("%s is printed twice with different values", name)
+			}
+		}
+		if err != nil {
+			return nil, lineError(i+1, line, err)
+		}
+		facts[name] = f
+	}
+	return facts, nil
+}
+
+func parseGUIDLine(line []byte) (string, GUIDFact, error) {
+	var f GUIDFact
+	cols := bytes.Split(line, []byte{'\t'})
+	if len(cols) != 4 {
+		return "", f, fmt.Errorf("want 4 tab-separated fields (name, guid, written, receive_resume_token), got %d", len(cols))
+	}
+	name := string(cols[0])
+	if !ValidName(name) {
+		return "", f, fmt.Errorf("name %q is not a ZFS name", name)
+	}
+	var err error
+	if f.GUID, err = parseUint(cols[1]); err != nil {
+		return "", f, fmt.Errorf("guid %q is not a number", cols[1])
+	}
+	if string(cols[2]) != "-" {
+		if f.Written, err = parseUint(cols[2]); err != nil {
+			return "", f, fmt.Errorf("written %q is not a number", cols[2])
+		}
+		f.HasWritten = true
+	}
+	if tok := string(cols[3]); tok != "-" {
+		switch {
+		case !tokenShape(tok):
+			return "", f, fmt.Errorf("receive_resume_token %q is not a resume token", truncate(tok, 40))
+		case typeOfName(name) != Filesystem:
+			return "", f, fmt.Errorf("a %s cannot have a resume token", typeOfName(name))
+		}
+		f.ResumeToken = tok
+	}
+	return name, f, nil
 }
 
 // PlaceholderArgv reads one object's zplan:placeholder property. User

@@ -77,8 +77,16 @@ func Classify(err error) ErrorKind {
 	if !errors.As(err, &ee) {
 		return ErrOther
 	}
+	return ClassifyStderr(ee.Stderr)
+}
+
+// ClassifyStderr is Classify for the stderr of a failed zfs command. A
+// stderr with no message in it is ErrOther: ClassifyStderr(s) ==
+// ErrNotExist says that every complaint is about a missing object, and
+// that there was at least one.
+func ClassifyStderr(stderr string) ErrorKind {
 	kind := ErrOther
-	for _, l := range strings.Split(ee.Stderr, "\n") {
+	for _, l := range strings.Split(stderr, "\n") {
 		l = strings.TrimSpace(l)
 		if l == "" || continuation[l] {
 			continue
@@ -90,6 +98,34 @@ func Classify(err error) ErrorKind {
 		kind = k
 	}
 	return kind
+}
+
+// missing matches the not-exist messages that quote the object's name,
+// capturing it: what zfs holds and zfs list say for a name that is gone.
+var missing = line(`cannot (?:open|get holds for) '(NAME)': (?:dataset does not exist|no such pool or dataset)`)
+
+// Missing returns the names a failed zfs command reported as not
+// existing, and false if it failed for any other reason too, or named
+// none. "no datasets available", which zfs holds adds when none of the
+// names exists any more, is skipped.
+func Missing(err error) ([]string, bool) {
+	var ee *remote.ExitError
+	if !errors.As(err, &ee) {
+		return nil, false
+	}
+	var names []string
+	for _, l := range strings.Split(ee.Stderr, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "no datasets available" {
+			continue
+		}
+		m := missing.FindStringSubmatch(l)
+		if m == nil {
+			return nil, false
+		}
+		names = append(names, m[1])
+	}
+	return names, len(names) > 0
 }
 
 // continuation lines zfs prints after a message they belong to.

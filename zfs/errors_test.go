@@ -3,6 +3,7 @@ package zfs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/zplan/zplan/remote"
@@ -73,5 +74,59 @@ func TestClassifyIgnoresNames(t *testing.T) {
 		if got := Classify(err); got != tc.want {
 			t.Errorf("Classify(%q) = %d, want %d", tc.stderr, got, tc.want)
 		}
+	}
+}
+
+// ClassifyStderr(s) == ErrNotExist is what apply's precondition lookup
+// reads as "the other names are absent": every line a not-exist
+// message, at least one, and no name can pass for the reason.
+func TestClassifyStderrNotExist(t *testing.T) {
+	for _, tc := range []struct {
+		stderr string
+		want   ErrorKind
+	}{
+		{"cannot open 'tank/a@s': dataset does not exist\ncannot open 'tank/a#b': no such pool or dataset\n", ErrNotExist},
+		{"  cannot open 'tank/a b@s': dataset does not exist  \n\n", ErrNotExist},
+		{"cannot get holds for 'tank/a@s': no such pool or dataset\nno datasets available\n", ErrNotExist},
+		{"", ErrOther},
+		{"\n\n", ErrOther},
+		{"no datasets available\n", ErrOther},
+		{"cannot open 'tank/a@s': dataset does not exist\ncannot open 'tank/b': permission denied\n", ErrOther},
+		{"cannot open 'tank/does not exist': permission denied\n", ErrPermission},
+		{"cannot open 'tank/no such pool or dataset': I/O error\n", ErrOther},
+		{"cannot open 'tank/a': operation not applicable to datasets of this type\n", ErrOther},
+		{"warning: dataset does not exist\n", ErrOther},
+	} {
+		if got := ClassifyStderr(tc.stderr); got != tc.want {
+			t.Errorf("ClassifyStderr(%q) = %d, want %d", tc.stderr, got, tc.want)
+		}
+		if got := Classify(&remote.ExitError{Stderr: tc.stderr}); got != tc.want {
+			t.Errorf("Classify(ExitError{%q}) = %d, want %d", tc.stderr, got, tc.want)
+		}
+	}
+}
+
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		stderr string
+		want   []string // nil: not only missing names
+	}{
+		{"cannot open 'tank/a b@s': dataset does not exist\n", []string{"tank/a b@s"}},
+		{"cannot get holds for 'tank@a': no such pool or dataset\ncannot open 'tank#b': no such pool or dataset\n", []string{"tank@a", "tank#b"}},
+		{"cannot open 'tank@a': dataset does not exist\nno datasets available\n", []string{"tank@a"}},
+		{"no datasets available\n", nil},
+		{"", nil},
+		{"cannot open 'tank@a': permission denied\n", nil},
+		{"cannot open 'tank@a': dataset does not exist\nsomething else\n", nil},
+		{"cannot destroy snapshot tank@a: dataset does not exist\n", nil}, // names no quoted object
+		{"cannot open 'tank/does not exist': I/O error\n", nil},
+	} {
+		got, ok := Missing(&remote.ExitError{Stderr: tc.stderr})
+		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) && ok {
+			t.Errorf("Missing(%q) = %q, %v; want %q", tc.stderr, got, ok, tc.want)
+		}
+	}
+	if _, ok := Missing(errors.New("cannot open 'tank@a': dataset does not exist")); ok {
+		t.Error("an error that is not an ExitError must not be read by its text")
 	}
 }

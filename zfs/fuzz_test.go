@@ -46,3 +46,32 @@ func FuzzParseHolds(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseGUIDs: any bytes a host prints give facts only under names
+// zfs could print, with tokens of a token's shape on datasets, or an
+// error; never a panic.
+func FuzzParseGUIDs(f *testing.F) {
+	f.Add([]byte("tank/data\t222\t512\t-\ntank/data@s1\t333\t4096\t-\ntank/data#b\t333\t-\t-\n"))
+	f.Add([]byte("backup/a b\t444\t0\t1-abc-def-0123\n"))
+	f.Add([]byte("tank\t1\t0\t-\ntank\t2\t0\t-\n\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		facts, err := ParseGUIDs(out)
+		if err != nil {
+			if facts != nil {
+				t.Fatalf("error %v with facts %v", err, facts)
+			}
+			return
+		}
+		for name, fact := range facts {
+			if !ValidName(name) {
+				t.Fatalf("fact under name %q", name)
+			}
+			if fact.ResumeToken != "" && (!tokenShape(fact.ResumeToken) || typeOfName(name) != Filesystem) {
+				t.Fatalf("%s: token %q passed the parser", name, fact.ResumeToken)
+			}
+			if !fact.HasWritten && fact.Written != 0 {
+				t.Fatalf("%s: written %d without HasWritten", name, fact.Written)
+			}
+		}
+	})
+}

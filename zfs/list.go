@@ -67,12 +67,7 @@ type Entry struct {
 }
 
 // Dataset returns the filesystem or volume part of the name.
-func (e Entry) Dataset() string {
-	if i := strings.IndexAny(e.Name, "@#"); i >= 0 {
-		return e.Name[:i]
-	}
-	return e.Name
-}
+func (e Entry) Dataset() string { return DatasetOf(e.Name) }
 
 // Short returns the part after '@' or '#', or the name for datasets.
 func (e Entry) Short() string {
@@ -109,6 +104,16 @@ func (e *LineError) Error() string {
 
 func (e *LineError) Unwrap() error { return e.Err }
 
+// lineError is the error of line n of tab-separated output whose first
+// column is a name: it names the dataset when that name is readable.
+func lineError(n int, line []byte, err error) *LineError {
+	le := &LineError{Line: n, Text: string(line), Err: err}
+	if name, _, _ := bytes.Cut(line, []byte{'\t'}); ValidName(DatasetOf(string(name))) {
+		le.Dataset = DatasetOf(string(name))
+	}
+	return le
+}
+
 // ScanList parses a listing as it streams in, calling fn for each line
 // with an Entry that is reused for the next line (copy what you keep).
 // Streaming keeps memory flat for hosts with millions of snapshots.
@@ -132,10 +137,7 @@ func ScanList(r io.Reader, fn func(*Entry) error, bad func(*LineError) error) er
 			continue
 		}
 		if err := parseListLine(line, fields[:0], &e, in); err != nil {
-			le := &LineError{Line: n, Text: string(line), Err: err}
-			if name, _, _ := bytes.Cut(line, []byte{'\t'}); ValidName(DatasetOf(string(name))) {
-				le.Dataset = DatasetOf(string(name))
-			}
+			le := lineError(n, line, err)
 			if bad == nil {
 				return le
 			}

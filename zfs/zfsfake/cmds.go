@@ -34,6 +34,18 @@ func (r *run) write(s string) error {
 	return err
 }
 
+// reply prints out, then fails with status 1 if there is a stderr: zfs
+// prints what it could and complains about the rest.
+func (r *run) reply(out, stderr string) error {
+	if err := r.write(out); err != nil {
+		return err
+	}
+	if stderr != "" {
+		return r.fail(1, stderr)
+	}
+	return nil
+}
+
 func (r *run) dispatch() error {
 	a := r.argv
 	if len(a) >= 1 && a[0] == "xargs" {
@@ -333,13 +345,7 @@ func (r *run) holds(args []string) error {
 		}
 	}
 	h.w.mu.Unlock()
-	if err := r.write(out.String()); err != nil {
-		return err
-	}
-	if stderr.Len() > 0 {
-		return r.fail(1, stderr.String())
-	}
-	return nil
+	return r.reply(out.String(), stderr.String())
 }
 
 // bookmark runs zfs bookmark fs@snap|fs#bm fs#new.

@@ -376,11 +376,5 @@ func (r *run) list(args []string) error {
 		out.WriteByte('\n')
 	}
 	h.w.mu.Unlock()
-	if err := r.write(out.String()); err != nil {
-		return err
-	}
-	if stderr.Len() > 0 {
-		return r.fail(1, stderr.String())
-	}
-	return nil
+	return r.reply(out.String(), stderr.String())
 }

@@ -270,11 +270,7 @@ func (h *Host) Create(name string, o Opts) {
 func (h *Host) Write(name string, bytes uint64) {
 	h.w.mu.Lock()
 	defer h.w.mu.Unlock()
-	d := h.mustDS(name)
-	t := h.w.newTXG()
-	h.w.nextID++
-	d.chunks = append(d.chunks, &chunk{id: h.w.nextID, size: bytes, born: t})
-	d.modified = t
+	h.add(h.mustDS(name), bytes, h.w.newTXG())
 }
 
 // Rewrite overwrites bytes of existing live data with new data: the
@@ -285,6 +281,11 @@ func (h *Host) Rewrite(name string, bytes uint64) {
 	d := h.mustDS(name)
 	t := h.w.newTXG()
 	h.kill(d, bytes, t)
+	h.add(d, bytes, t)
+}
+
+// add writes bytes of new data to d in txg t.
+func (h *Host) add(d *dataset, bytes, t uint64) {
 	h.w.nextID++
 	d.chunks = append(d.chunks, &chunk{id: h.w.nextID, size: bytes, born: t})
 	d.modified = t

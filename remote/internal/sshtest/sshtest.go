@@ -6,6 +6,7 @@ package sshtest
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -121,12 +122,9 @@ func start(dir string, o Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("generate rsa key: %w", err)
 		}
-		if err := writePrivate(f, k); err != nil {
-			return nil, err
-		}
-		rs, err := ssh.NewSignerFromKey(k)
+		rs, err := writePrivate(f, k)
 		if err != nil {
-			return nil, fmt.Errorf("rsa signer: %w", err)
+			return nil, err
 		}
 		s.RSAHostKey = rs.PublicKey()
 		hostKeys = append([]string{f}, hostKeys...)
@@ -292,12 +290,9 @@ func writeKey(path string) (ssh.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
 	}
-	if err := writePrivate(path, priv); err != nil {
-		return nil, err
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
+	signer, err := writePrivate(path, priv)
 	if err != nil {
-		return nil, fmt.Errorf("signer: %w", err)
+		return nil, err
 	}
 	if err := os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644); err != nil {
 		return nil, fmt.Errorf("write public key: %w", err)
@@ -305,15 +300,20 @@ func writeKey(path string) (ssh.Signer, error) {
 	return signer, nil
 }
 
-func writePrivate(path string, key any) error {
+// writePrivate writes key to path in OpenSSH format and returns its signer.
+func writePrivate(path string, key crypto.Signer) (ssh.Signer, error) {
 	block, err := ssh.MarshalPrivateKey(key, "zplan test")
 	if err != nil {
-		return fmt.Errorf("marshal key: %w", err)
+		return nil, fmt.Errorf("marshal key: %w", err)
 	}
 	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		return fmt.Errorf("write key: %w", err)
+		return nil, fmt.Errorf("write key: %w", err)
 	}
-	return nil
+	signer, err := ssh.NewSignerFromKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
+	}
+	return signer, nil
 }
 
 // NewKey writes a fresh key that the server does not authorize.
