@@ -177,10 +177,6 @@ func matchAction(a *Action, t string) bool {
 	if edge, _, ok := ParseCursor(a.Bookmark); ok && matchEdge(edge, t) {
 		return true
 	}
-	for _, prefix := range []string{"zplan_last_", "zplan_step_"} {
-		if edge, ok := strings.CutPrefix(a.Tag, prefix); ok && matchEdge(edge, t) {
-			return true
-		}
-	}
-	return false
+	edge, ok := ParseEdgeTag(a.Tag)
+	return ok && matchEdge(edge, t)
 }
