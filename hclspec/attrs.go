@@ -2,7 +2,8 @@ package hclspec
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -80,23 +81,16 @@ func mustConvert(v cty.Value, t cty.Type) cty.Value {
 }
 
 func (d *decoder) boolean(at hcl.Attributes, name string, def bool) (bool, *hcl.Attribute) {
-	a := at[name]
-	if a == nil {
-		return def, nil
-	}
-	v, ok := d.value(a)
-	if !ok {
-		return def, nil
-	}
-	var b bool
-	if err := gocty.FromCtyValue(mustConvert(v, cty.Bool), &b); err != nil {
-		d.typeError(a, "true or false", v)
-		return def, nil
-	}
-	return b, a
+	return primitive(d, at, name, def, cty.Bool, "true or false")
 }
 
 func (d *decoder) integer(at hcl.Attributes, name string, def int) (int, *hcl.Attribute) {
+	return primitive(d, at, name, def, cty.Number, "a whole number")
+}
+
+// primitive reads attribute name as a T converted from type ty; want
+// says what the attribute must be, for the diagnostic.
+func primitive[T any](d *decoder, at hcl.Attributes, name string, def T, ty cty.Type, want string) (T, *hcl.Attribute) {
 	a := at[name]
 	if a == nil {
 		return def, nil
@@ -105,22 +99,15 @@ func (d *decoder) integer(at hcl.Attributes, name string, def int) (int, *hcl.At
 	if !ok {
 		return def, nil
 	}
-	var n int
-	if err := gocty.FromCtyValue(mustConvert(v, cty.Number), &n); err != nil {
-		d.typeError(a, "a whole number", v)
+	var out T
+	if err := gocty.FromCtyValue(mustConvert(v, ty), &out); err != nil {
+		d.typeError(a, want, v)
 		return def, nil
 	}
-	return n, a
+	return out, a
 }
 
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func keys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func listOrNone(names []string) string {
 	if len(names) == 0 {

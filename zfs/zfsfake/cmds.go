@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/zplan/zplan/remote"
@@ -340,7 +341,7 @@ func (r *run) holds(args []string) error {
 	sortObjects(objs)
 	var out strings.Builder
 	for _, o := range objs {
-		for _, tag := range sortedKeys(o.s.holds) {
+		for _, tag := range slices.Sorted(maps.Keys(o.s.holds)) {
 			fmt.Fprintf(&out, "%s\t%s\t%s\n", o.name, tag, o.s.holds[tag].UTC().Format("Mon Jan _2 15:04 2006"))
 		}
 	}

@@ -20,7 +20,9 @@ package zfsfake
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -424,7 +426,7 @@ func (h *Host) Holds(snap string) []string {
 	if s == nil {
 		return nil
 	}
-	return sortedKeys(s.holds)
+	return slices.Sorted(maps.Keys(s.holds))
 }
 
 // ResumeToken returns a dataset's receive_resume_token ("" if none).
@@ -599,15 +601,6 @@ func parentOf(name string) string {
 		return name[:i]
 	}
 	return ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func isRecv(argv []string) bool {
