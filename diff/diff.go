@@ -199,10 +199,6 @@ func (p *planner) need(k dsKey, snap string, kind needKind, text string) {
 	}
 }
 
-func address(kind, host, object string) string {
-	return fmt.Sprintf("%s.%s[%q]", kind, host, object)
-}
-
 func pool(dataset string) string {
 	p, _, _ := strings.Cut(dataset, "/")
 	return p
@@ -257,12 +253,12 @@ func planSnapshots(pol *desired.Policy, st *observe.State, now time.Time) (map[d
 			why += ", none yet"
 		}
 		g.reasons = append(g.reasons, why)
-		planned[k] = &virtualSnap{name: name, address: address("snapshot", r.Host, g.pool+"@"+name)}
+		planned[k] = &virtualSnap{name: name, address: plan.KindSnapshot.Address(r.Host, g.pool+"@"+name)}
 	}
 	var actions []*plan.Action
 	for _, g := range groups {
 		a := &plan.Action{
-			Address:   address("snapshot", g.host, g.pool+"@"+g.name),
+			Address:   plan.KindSnapshot.Address(g.host, g.pool+"@"+g.name),
 			Kind:      plan.KindSnapshot,
 			Host:      g.host,
 			Dataset:   g.pool,

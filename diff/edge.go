@@ -329,7 +329,7 @@ func (p *planner) findBase(e *desired.Edge, src, tgt *observe.Dataset) (*base, b
 func (p *planner) rollback(e *desired.Edge, tgt *observe.Dataset, to *observe.Snapshot, extra []*observe.Snapshot, reason string) {
 	k := dsKey{e.TargetHost, e.TargetDataset}
 	a := &plan.Action{
-		Address: address("rollback", e.TargetHost, e.TargetDataset), Kind: plan.KindRollback,
+		Address: plan.KindRollback.Address(e.TargetHost, e.TargetDataset), Kind: plan.KindRollback,
 		Host: e.TargetHost, Dataset: e.TargetDataset, Reason: reason,
 		Bookmark:      to.Name, // the snapshot rolled back to
 		Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset + "@" + to.Name, GUID: to.GUID}},
@@ -418,7 +418,7 @@ func (p *planner) resume(e *desired.Edge, src, tgt *observe.Dataset, raw bool) (
 // a receive started since may be resumable and is not discarded.
 func (p *planner) abortResume(e *desired.Edge, tgt *observe.Dataset, why string) *plan.Action {
 	return &plan.Action{
-		Address: address("abort_resume", e.TargetHost, e.TargetDataset), Kind: plan.KindAbortResume,
+		Address: plan.KindAbortResume.Address(e.TargetHost, e.TargetDataset), Kind: plan.KindAbortResume,
 		Host: e.TargetHost, Dataset: e.TargetDataset,
 		Reason: fmt.Sprintf("replication %s: the interrupted receive can never finish: %s; discard it and send again", e.ID, why),
 		Preconditions: []plan.Precondition{
@@ -441,7 +441,7 @@ func (p *planner) releaseStaleStepHolds(e *desired.Edge, src *observe.Dataset, k
 		return nil
 	}
 	a := p.add(&plan.Action{
-		Address: address("release", e.SourceHost, e.SourceDataset+"@"+tag), Kind: plan.KindRelease,
+		Address: plan.KindRelease.Address(e.SourceHost, e.SourceDataset+"@"+tag), Kind: plan.KindRelease,
 		Host: e.SourceHost, Dataset: e.SourceDataset, Tag: tag, Snapshots: refs,
 		Reason: fmt.Sprintf("stale step hold of replication %s: no send is in flight", e.ID),
 	})
@@ -459,7 +459,7 @@ func (p *planner) bookkeeping(e *desired.Edge, src, tgt *observe.Dataset, b *bas
 	var deps []string
 	if !hasBookmark(src, cursor) && strings.HasPrefix(b.from, "@") {
 		a := p.add(&plan.Action{
-			Address: address("bookmark", e.SourceHost, e.SourceDataset+"#"+cursor), Kind: plan.KindBookmark,
+			Address: plan.KindBookmark.Address(e.SourceHost, e.SourceDataset+"#"+cursor), Kind: plan.KindBookmark,
 			Host: e.SourceHost, Dataset: e.SourceDataset, Bookmark: cursor,
 			Snapshots: []plan.SnapRef{{Name: b.from[1:], GUID: b.guid}},
 			Reason:    fmt.Sprintf("replication cursor of %s: marks @%s, the newest snapshot %s:%s has", e.ID, b.from[1:], e.TargetHost, e.TargetDataset),
@@ -475,7 +475,7 @@ func (p *planner) bookkeeping(e *desired.Edge, src, tgt *observe.Dataset, b *bas
 			continue
 		}
 		p.add(&plan.Action{
-			Address: address("destroy_bookmark", e.SourceHost, e.SourceDataset+"#"+name), Kind: plan.KindDestroyBookmark,
+			Address: plan.KindDestroyBookmark.Address(e.SourceHost, e.SourceDataset+"#"+name), Kind: plan.KindDestroyBookmark,
 			Host: e.SourceHost, Dataset: e.SourceDataset, Bookmark: name,
 			Reason:    fmt.Sprintf("old replication cursor of %s; the cursor now marks @%s", e.ID, strings.TrimLeft(b.from, "@#")),
 			DependsOn: deps,
@@ -493,7 +493,7 @@ func (p *planner) bookkeeping(e *desired.Edge, src, tgt *observe.Dataset, b *bas
 	newest := tgt.SnapshotByName(b.targetName)
 	if newest != nil && !newest.HasHold(tag) {
 		a := p.add(&plan.Action{
-			Address: address("hold", e.TargetHost, e.TargetDataset+"@"+tag), Kind: plan.KindHold,
+			Address: plan.KindHold.Address(e.TargetHost, e.TargetDataset+"@"+tag), Kind: plan.KindHold,
 			Host: e.TargetHost, Dataset: e.TargetDataset, Tag: tag,
 			Snapshots:     []plan.SnapRef{{Name: newest.Name, GUID: newest.GUID}},
 			Reason:        fmt.Sprintf("last received snapshot of replication %s must stay until the next one arrives", e.ID),
@@ -509,7 +509,7 @@ func (p *planner) bookkeeping(e *desired.Edge, src, tgt *observe.Dataset, b *bas
 	}
 	if len(old) > 0 {
 		a := p.add(&plan.Action{
-			Address: address("release", e.TargetHost, e.TargetDataset+"@"+tag), Kind: plan.KindRelease,
+			Address: plan.KindRelease.Address(e.TargetHost, e.TargetDataset+"@"+tag), Kind: plan.KindRelease,
 			Host: e.TargetHost, Dataset: e.TargetDataset, Tag: tag, Snapshots: old,
 			Reason:    fmt.Sprintf("no longer the last received snapshot of replication %s", e.ID),
 			DependsOn: holdDeps,
@@ -567,7 +567,7 @@ func (p *planner) ensureParents(e *desired.Edge) ([]string, bool) {
 			continue
 		}
 		a := p.add(&plan.Action{
-			Address: address("create_placeholder", e.TargetHost, name), Kind: plan.KindCreatePlaceholder,
+			Address: plan.KindCreatePlaceholder.Address(e.TargetHost, name), Kind: plan.KindCreatePlaceholder,
 			Host: e.TargetHost, Dataset: name,
 			Reason:        fmt.Sprintf("parent of %s, which replication %s creates; unmounted, marked with the %s property", e.TargetDataset, e.ID, zfs.PropPlaceholder),
 			Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreAbsent, Object: name}},
@@ -619,7 +619,7 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 			s.Cursor = plan.CursorName(e.ID, st.to.guid)
 		}
 		a := &plan.Action{
-			Address: address("send", e.ID, e.SourceDataset+"@"+st.to.name), Kind: st.kind,
+			Address: st.kind.Address(e.ID, e.SourceDataset+"@"+st.to.name), Kind: st.kind,
 			Host: e.SourceHost, Dataset: e.SourceDataset, Send: s, Estimate: st.est,
 		}
 		pre := []plan.Precondition{{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "@" + st.to.name, GUID: st.to.guid}}

@@ -181,13 +181,13 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 		return kept, nil
 	}
 	a := &plan.Action{
-		Address: address("destroy", k.host, k.dataset), Kind: plan.KindDestroy,
+		Address: plan.KindDestroy.Address(k.host, k.dataset), Kind: plan.KindDestroy,
 		Host: k.host, Dataset: k.dataset, Snapshots: destroy,
 		Reason: fmt.Sprintf("retention: %d snapshot(s) no rule keeps", len(destroy)),
 	}
 	a.DependsOn = append(a.DependsOn, p.sendsFrom[k]...)
 	a.DependsOn = append(a.DependsOn, p.sendsInto[k]...)
-	if addr := address("rollback", k.host, k.dataset); p.index[addr] != nil {
+	if addr := plan.KindRollback.Address(k.host, k.dataset); p.index[addr] != nil {
 		a.DependsOn = append(a.DependsOn, addr)
 	}
 	for _, r := range p.releasers[k] {

@@ -1,5 +1,7 @@
 package plan
 
+import "fmt"
+
 // Kind is what an action does. Everything zplan knows about a kind that
 // is not how to carry it out (apply's executors) is in its row of the
 // kinds table below: renderers, the summary, apply's progress verbs,
@@ -79,6 +81,9 @@ type KindInfo struct {
 	Class  Class
 	// Verb is what apply's progress says while the action runs.
 	Verb string
+	// Noun starts the kind's addresses ("send" for every send kind);
+	// empty means the kind itself.
+	Noun string
 	// DestroysSnapshots: the action destroys the snapshots in its
 	// Snapshots (a rollback destroys the target's own before rolling
 	// back); every view and policy gate counts them as destroys.
@@ -95,9 +100,9 @@ var kinds = []KindInfo{
 	{Kind: KindSnapshot, Object: ObjectSnapshot, Change: ChangeCreate, Class: ClassCreate, Verb: "creating snapshots",
 		CountsSnapshots: true, Needs: NeedOneSnapshot | NeedDatasets},
 	{Kind: KindCreatePlaceholder, Object: ObjectDataset, Change: ChangeCreate, Class: ClassCreate, Verb: "creating placeholder"},
-	{Kind: KindSendFull, Object: ObjectSend, Change: ChangeCreate, Class: ClassSend, Verb: "sending", Needs: NeedSend},
-	{Kind: KindSendIncremental, Object: ObjectSend, Change: ChangeCreate, Class: ClassSend, Verb: "sending", Needs: NeedSend},
-	{Kind: KindSendResume, Object: ObjectSend, Change: ChangeUpdate, Class: ClassSend, Verb: "resuming send", Needs: NeedSend},
+	{Kind: KindSendFull, Noun: "send", Object: ObjectSend, Change: ChangeCreate, Class: ClassSend, Verb: "sending", Needs: NeedSend},
+	{Kind: KindSendIncremental, Noun: "send", Object: ObjectSend, Change: ChangeCreate, Class: ClassSend, Verb: "sending", Needs: NeedSend},
+	{Kind: KindSendResume, Noun: "send", Object: ObjectSend, Change: ChangeUpdate, Class: ClassSend, Verb: "resuming send", Needs: NeedSend},
 	{Kind: KindDestroy, Object: ObjectSnapshot, Change: ChangeDelete, Class: ClassDestroy, Verb: "destroying",
 		DestroysSnapshots: true, CountsSnapshots: true, Needs: NeedSnapshots},
 	{Kind: KindRollback, Object: ObjectRollback, Change: ChangeDelete, Class: ClassDestroy, Verb: "rolling back",
@@ -140,6 +145,18 @@ func (k Kind) Info() (info KindInfo, ok bool) {
 		return *p, true
 	}
 	return KindInfo{Kind: k, Object: Object("zfs_" + string(k)), Change: ChangeUpdate, Class: ClassBookkeeping, Verb: string(k)}, false
+}
+
+// Address is the stable address of an action of kind k on object
+// within scope: a host, or for sends the edge id. The same state always
+// gives the same address, which -target and saved-plan checks rely on.
+func (k Kind) Address(scope, object string) string {
+	i, _ := k.Info()
+	noun := i.Noun
+	if noun == "" {
+		noun = string(k)
+	}
+	return fmt.Sprintf("%s.%s[%q]", noun, scope, object)
 }
 
 // Known reports whether k is a kind zplan plans and apply carries out.

@@ -119,10 +119,6 @@ func (v *validator) bad(rule Rule, format string, args ...any) {
 	v.errs = append(v.errs, &Violation{Address: v.a.Address, Rule: rule, Detail: fmt.Sprintf(format, args...)})
 }
 
-func address(kind, host, object string) string {
-	return fmt.Sprintf("%s.%s[%q]", kind, host, object)
-}
-
 func poolOf(ds string) string {
 	p, _, _ := strings.Cut(ds, "/")
 	return p
@@ -170,7 +166,7 @@ func (v *validator) action() {
 	case plan.KindSnapshot:
 		v.snapshot()
 	case plan.KindDestroy:
-		v.wantAddress(address("destroy", a.Host, a.Dataset))
+		v.wantAddress(plan.KindDestroy.Address(a.Host, a.Dataset))
 		rules := v.ix.ret[k]
 		if len(rules) == 0 {
 			v.bad(RuleManaged, "%s:%s is not a dataset any retention of the configuration applies to", a.Host, a.Dataset)
@@ -178,17 +174,17 @@ func (v *validator) action() {
 		}
 		v.destroyable(rules, a.Snapshots)
 	case plan.KindDestroyBookmark:
-		v.wantAddress(address("destroy_bookmark", a.Host, a.Dataset+"#"+a.Bookmark))
+		v.wantAddress(plan.KindDestroyBookmark.Address(a.Host, a.Dataset+"#"+a.Bookmark))
 		if !destroySafe(a.Bookmark) {
 			v.bad(RuleUnsafeName, "bookmark %q contains '%%' or ','", a.Bookmark)
 		}
 		v.cursorOf(v.ix.bySource[k], a.Bookmark)
 	case plan.KindHold, plan.KindRelease:
-		v.wantAddress(address(string(a.Kind), a.Host, a.Dataset+"@"+a.Tag))
+		v.wantAddress(a.Kind.Address(a.Host, a.Dataset+"@"+a.Tag))
 		v.holdTag()
 		v.names(a.Snapshots)
 	case plan.KindBookmark:
-		v.wantAddress(address("bookmark", a.Host, a.Dataset+"#"+a.Bookmark))
+		v.wantAddress(plan.KindBookmark.Address(a.Host, a.Dataset+"#"+a.Bookmark))
 		edges := v.ix.bySource[k]
 		if len(edges) == 0 {
 			v.bad(RuleManaged, "%s:%s is not the source of any replication edge", a.Host, a.Dataset)
@@ -203,7 +199,7 @@ func (v *validator) action() {
 			v.bad(RuleNames, "bookmark %q is not the replication cursor of an edge of %s:%s for guid %d", a.Bookmark, a.Host, a.Dataset, a.Snapshots[0].GUID)
 		}
 	case plan.KindRollback:
-		v.wantAddress(address("rollback", a.Host, a.Dataset))
+		v.wantAddress(plan.KindRollback.Address(a.Host, a.Dataset))
 		edges := v.ix.byTarget[k]
 		if len(edges) == 0 {
 			v.bad(RuleManaged, "%s:%s is not the target of any replication edge", a.Host, a.Dataset)
@@ -225,12 +221,12 @@ func (v *validator) action() {
 			}
 		}
 	case plan.KindAbortResume:
-		v.wantAddress(address("abort_resume", a.Host, a.Dataset))
+		v.wantAddress(plan.KindAbortResume.Address(a.Host, a.Dataset))
 		if len(v.ix.byTarget[k]) == 0 {
 			v.bad(RuleAbortResume, "%s:%s is not the target of any replication edge; zplan discards partial receives only there", a.Host, a.Dataset)
 		}
 	case plan.KindCreatePlaceholder:
-		v.wantAddress(address("create_placeholder", a.Host, a.Dataset))
+		v.wantAddress(plan.KindCreatePlaceholder.Address(a.Host, a.Dataset))
 		if !v.ix.parents[k] {
 			v.bad(RuleManaged, "%s:%s is not a parent of any replication target below its pool", a.Host, a.Dataset)
 		}
@@ -278,7 +274,7 @@ func (v *validator) wantAddress(want string) {
 func (v *validator) snapshot() {
 	a := v.a
 	name := a.Snapshots[0].Name
-	v.wantAddress(address("snapshot", a.Host, a.Dataset+"@"+name))
+	v.wantAddress(plan.KindSnapshot.Address(a.Host, a.Dataset+"@"+name))
 	if strings.Contains(a.Dataset, "/") {
 		v.bad(RuleStructure, "a snapshot action names the pool, not %s", a.Dataset)
 	}
@@ -393,7 +389,7 @@ func (v *validator) send() {
 		v.bad(RuleEdge, "no replication edge %q sends %s:%s", s.Edge, s.SourceHost, s.SourceDataset)
 		return
 	}
-	v.wantAddress(address("send", e.ID, s.SourceDataset+"@"+s.To))
+	v.wantAddress(plan.KindSendFull.Address(e.ID, s.SourceDataset+"@"+s.To))
 	if s.TargetHost != e.TargetHost || s.TargetDataset != e.TargetDataset {
 		v.bad(RuleEdge, "sends to %s:%s, but edge %s's target is %s:%s", s.TargetHost, s.TargetDataset, e.ID, e.TargetHost, e.TargetDataset)
 	}
