@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/internal/textdiff"
 )
 
 type fmtFlags struct {
@@ -172,132 +173,10 @@ func fmtFiles(path string, recursive bool) ([]string, error) {
 	return out, err
 }
 
-// unifiedDiff returns a unified diff (3 lines of context) from a to b.
-// Configuration files are small, so a quadratic LCS is fine; above a
-// size limit the whole file is shown as replaced.
+// unifiedDiff is the -diff output, coloured as fatih/color decides.
 func unifiedDiff(name string, a, b []byte) string {
-	x, y := splitLines(a), splitLines(b)
-	ops := diffLines(x, y)
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", name, name)
-	const ctx = 3
-	// Group edits into hunks with up to ctx lines of context around them.
-	for i := 0; i < len(ops); {
-		if ops[i].kind == ' ' {
-			i++
-			continue
-		}
-		start := max(i-ctx, 0)
-		end := i
-		for end < len(ops) {
-			if ops[end].kind != ' ' {
-				end++
-				continue
-			}
-			run := end
-			for run < len(ops) && ops[run].kind == ' ' {
-				run++
-			}
-			if run == len(ops) || run-end > 2*ctx {
-				end = min(end+ctx, len(ops))
-				break
-			}
-			end = run
-		}
-		h := ops[start:end]
-		ax, by := h[0].ai, h[0].bi
-		var na, nb int
-		for _, o := range h {
-			if o.kind != '+' {
-				na++
-			}
-			if o.kind != '-' {
-				nb++
-			}
-		}
-		fmt.Fprintf(&sb, "@@ -%s +%s @@\n", hunkRange(ax, na), hunkRange(by, nb))
-		for _, o := range h {
-			line := o.text
-			switch o.kind {
-			case '-':
-				line = color.RedString("-%s", line)
-			case '+':
-				line = color.GreenString("+%s", line)
-			default:
-				line = " " + line
-			}
-			sb.WriteString(line)
-			sb.WriteByte('\n')
-		}
-		i = end
-	}
-	return sb.String()
-}
-
-func hunkRange(start, n int) string {
-	if n == 0 {
-		return fmt.Sprintf("%d,0", start)
-	}
-	if n == 1 {
-		return fmt.Sprintf("%d", start+1)
-	}
-	return fmt.Sprintf("%d,%d", start+1, n)
-}
-
-type diffOp struct {
-	kind   byte // ' ', '-', '+'
-	text   string
-	ai, bi int // line index in a and b where this op sits
-}
-
-func splitLines(b []byte) []string {
-	s := strings.TrimSuffix(string(b), "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-func diffLines(x, y []string) []diffOp {
-	n, m := len(x), len(y)
-	var ops []diffOp
-	if n*m > 16<<20 {
-		for i, l := range x {
-			ops = append(ops, diffOp{'-', l, i, 0})
-		}
-		for j, l := range y {
-			ops = append(ops, diffOp{'+', l, n, j})
-		}
-		return ops
-	}
-	// lcs[i][j] is the LCS length of x[i:] and y[j:].
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			ops = append(ops, diffOp{' ', x[i], i, j})
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			ops = append(ops, diffOp{'-', x[i], i, j})
-			i++
-		default:
-			ops = append(ops, diffOp{'+', y[j], i, j})
-			j++
-		}
-	}
-	return ops
+	return textdiff.Unified(name, a, b, textdiff.Style{
+		Deleted:  func(s string) string { return color.RedString("%s", s) },
+		Inserted: func(s string) string { return color.GreenString("%s", s) },
+	})
 }
