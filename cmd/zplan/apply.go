@@ -224,9 +224,9 @@ func staleMessage(err error, saved bool) error {
 			}
 			return
 		}
-		if errors.As(e, &se) {
-			addr, _, _ := strings.Cut(e.Error(), ": ")
-			facts = append(facts, addr+": "+se.Fact)
+		var ae *apply.ActionError
+		if errors.As(e, &ae) && errors.As(ae.Err, &se) {
+			facts = append(facts, ae.Address+": "+se.Fact)
 		}
 	}
 	walk(err)
