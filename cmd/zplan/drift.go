@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/fatih/color"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +53,7 @@ Exit status: 0 no drift, 1 error, 0 with drift (2 with -detailed-exitcode).`,
 					return err
 				}
 			case format == "human" || format == "":
-				render.DriftHuman(w, r)
+				render.NewStyles(!color.NoColor).DriftHuman(w, r)
 			default:
 				return fmt.Errorf("-format %q: want human or markdown (or -json)", format)
 			}

@@ -55,7 +55,7 @@ func (f *planFlags) output(w io.Writer, p *plan.Plan, operation string) {
 		return
 	}
 	partialWarning(w, p)
-	render.Human(w, p, f.explain)
+	render.NewStyles(!color.NoColor).Human(w, p, f.explain)
 }
 
 // partialWarning is printed before and after a -target plan, loudly.

@@ -47,7 +47,7 @@ configuration or contacting any host.
 			case "human", "":
 				partialWarning(w, f.Plan)
 				fmt.Fprintf(w, "Saved plan %s (zplan %s, saved %s)\n\n", args[0], f.ZplanVersion, f.Created.Format("2006-01-02T15:04:05Z"))
-				render.Human(w, f.Plan, len(f.Plan.Kept) > 0)
+				render.NewStyles(!color.NoColor).Human(w, f.Plan, len(f.Plan.Kept) > 0)
 				return nil
 			case "json":
 				return render.ShowJSON(w, f.Plan)
