@@ -4,14 +4,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
-	"github.com/fatih/color"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/iostreams"
 )
 
 // configFlags are the flags every command that reads the configuration
@@ -20,25 +21,48 @@ type configFlags struct {
 	chdir  string
 	config string
 	vars   []string
-	cmd    *cobra.Command
+	io     *iostreams.IOStreams
 }
 
-func (f *configFlags) register(cmd *cobra.Command) {
-	f.cmd = cmd
+func (f *configFlags) register(cmd *cobra.Command, s *iostreams.IOStreams) {
+	f.io = s
 	fl := cmd.Flags()
-	fl.StringVar(&f.chdir, "chdir", "", "switch to this directory before doing anything else (relative paths then start there)")
+	fl.StringVar(&f.chdir, "chdir", "", "run as if started in this directory: -config, file arguments and relative paths in host blocks start there")
 	fl.StringVar(&f.config, "config", ".", "configuration directory (every *.hcl file in it) or single file")
 	fl.StringArrayVar(&f.vars, "var", nil, "set an input variable, name=value (repeatable; wins over ZPLAN_VAR_name and the default)")
 }
 
-// loadDiags changes directory as -chdir says and loads the configuration.
+// path resolves a relative path of the command line against -chdir, as
+// if zplan had changed directory there (it does not: the process's
+// working directory stays).
+func (f *configFlags) path(p string) string {
+	if f.chdir == "" || p == "" || p == "-" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(f.chdir, p)
+}
+
+// checkChdir fails for a -chdir that is not a directory.
+func (f *configFlags) checkChdir() error {
+	if f.chdir == "" {
+		return nil
+	}
+	st, err := os.Stat(f.chdir)
+	if err == nil && !st.IsDir() {
+		err = fmt.Errorf("%s is not a directory", f.chdir)
+	}
+	if err != nil {
+		return fmt.Errorf("-chdir: %w", err)
+	}
+	return nil
+}
+
+// loadDiags loads the configuration, its path resolved against -chdir.
 // err is for problems outside the configuration (a bad -var, a missing
 // -chdir directory); the configuration's own problems are in diags.
 func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
-	if f.chdir != "" {
-		if err := os.Chdir(f.chdir); err != nil {
-			return nil, nil, fmt.Errorf("-chdir: %w", err)
-		}
+	if err := f.checkChdir(); err != nil {
+		return nil, nil, err
 	}
 	vars := map[string]string{}
 	for _, kv := range f.vars {
@@ -52,7 +76,10 @@ func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
 	if path == "" {
 		path = "."
 	}
-	cfg, diags := hclspec.Load(path, hclspec.WithVars(vars))
+	cfg, diags := hclspec.Load(f.path(path), hclspec.WithVars(vars))
+	if cfg != nil {
+		f.resolveHostPaths(cfg)
+	}
 	if !diags.HasErrors() {
 		diags = append(diags, compileCheck(cfg)...)
 	}
@@ -82,6 +109,27 @@ func compileCheck(cfg *hclspec.Config) hcl.Diagnostics {
 	return diags
 }
 
+// resolveHostPaths makes the relative files of host blocks (identity
+// files, known_hosts, ssh_config) start at -chdir, as they would after a
+// chdir.
+func (f *configFlags) resolveHostPaths(cfg *hclspec.Config) {
+	rel := func(p string) string {
+		if strings.HasPrefix(p, "~") {
+			return p
+		}
+		return f.path(p)
+	}
+	for _, h := range cfg.Hosts {
+		for i, p := range h.IdentityFiles {
+			h.IdentityFiles[i] = rel(p)
+		}
+		for i, p := range h.KnownHostsFiles {
+			h.KnownHostsFiles[i] = rel(p)
+		}
+		h.SSHConfigFile = rel(h.SSHConfigFile)
+	}
+}
+
 // load loads the configuration, prints its diagnostics (warnings too) to
 // stderr with source snippets, and fails with exit status 1 on errors.
 func (f *configFlags) load() (*hclspec.Config, error) {
@@ -94,26 +142,17 @@ func (f *configFlags) load() (*hclspec.Config, error) {
 		if cfg != nil {
 			files = cfg.Files
 		}
-		writeDiags(f.stderr(), files, diags)
+		writeDiags(f.io, f.io.ErrOut, files, diags)
 	}
 	if diags.HasErrors() {
-		return nil, exitError{1}
+		return nil, errReported
 	}
 	return cfg, nil
 }
 
-func (f *configFlags) stderr() io.Writer {
-	if f.cmd != nil {
-		return f.cmd.ErrOrStderr()
-	}
-	return os.Stderr
-}
-
-// writeDiags renders diagnostics in colour unless colour is off
-// (-no-color, NO_COLOR, or output that is not a terminal: fatih/color
-// decides the last two when the program starts).
-func writeDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	if err := hclspec.WriteDiagnostics(w, files, diags, 0, !color.NoColor); err != nil {
+// writeDiags renders diagnostics, in colour when the streams are.
+func writeDiags(s *iostreams.IOStreams, w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if err := hclspec.WriteDiagnostics(w, files, diags, 0, s.ColorEnabled()); err != nil {
 		fmt.Fprintln(w, diags.Error())
 	}
 }

@@ -16,14 +16,18 @@ import (
 
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/internal/textdiff"
+	"github.com/zplan/zplan/iostreams"
 )
 
-type fmtFlags struct {
-	check, diff, recursive, list, noColor bool
+// FmtOptions are zplan fmt's inputs.
+type FmtOptions struct {
+	Factory                               *factory
+	Check, Diff, Recursive, List, NoColor bool
+	Paths                                 []string
 }
 
-func init() {
-	var f fmtFlags
+func newCmdFmt(f *factory) *cobra.Command {
+	opts := &FmtOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "fmt [paths...]",
 		Short: "Rewrite configuration files in the canonical layout",
@@ -34,33 +38,36 @@ directory; a path may be a file, a directory, or - for stdin to stdout.
 Exit status: 0 done (or, with -check, nothing to format), 1 error (such as
 a syntax error: the file is left alone), 3 with -check when a file needs
 formatting.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.noColor {
-				color.NoColor = true
-			}
-			return runFmt(cmd, f, args)
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.Paths = args
+			return runFmt(opts)
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&f.check, "check", false, "change nothing; exit 3 if any file needs formatting")
-	fl.BoolVar(&f.diff, "diff", false, "print a unified diff of the changes")
-	fl.BoolVar(&f.recursive, "recursive", false, "also format files in subdirectories")
-	fl.BoolVar(&f.list, "list", true, "print the names of files that need (or got) formatting")
-	fl.BoolVar(&f.noColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
-	rootCmd.AddCommand(cmd)
+	fl.BoolVar(&opts.Check, "check", false, "change nothing; exit 3 if any file needs formatting")
+	fl.BoolVar(&opts.Diff, "diff", false, "print a unified diff of the changes")
+	fl.BoolVar(&opts.Recursive, "recursive", false, "also format files in subdirectories")
+	fl.BoolVar(&opts.List, "list", true, "print the names of files that need (or got) formatting")
+	fl.BoolVar(&opts.NoColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
+	return cmd
 }
 
-func runFmt(cmd *cobra.Command, f fmtFlags, args []string) error {
-	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+func runFmt(opts *FmtOptions) error {
+	ios := opts.Factory.IO
+	if opts.NoColor {
+		ios.SetColorEnabled(false)
+	}
+	out, errw := ios.Out, ios.ErrOut
+	args := opts.Paths
 	if len(args) == 0 {
 		args = []string{"."}
 	}
 	var files []string
 	for _, a := range args {
 		if a == "-" {
-			return fmtStdin(cmd, f)
+			return fmtStdin(opts)
 		}
-		found, err := fmtFiles(a, f.recursive)
+		found, err := fmtFiles(a, opts.Recursive)
 		if err != nil {
 			return err
 		}
@@ -76,7 +83,7 @@ func runFmt(cmd *cobra.Command, f fmtFlags, args []string) error {
 		}
 		formatted, diags := formatChecked(src, name)
 		if diags.HasErrors() {
-			writeDiags(errw, map[string]*hcl.File{name: {Bytes: src}}, diags)
+			writeDiags(ios, errw, map[string]*hcl.File{name: {Bytes: src}}, diags)
 			failed = true
 			continue
 		}
@@ -84,13 +91,13 @@ func runFmt(cmd *cobra.Command, f fmtFlags, args []string) error {
 			continue
 		}
 		unformatted = true
-		if f.list {
+		if opts.List {
 			fmt.Fprintln(out, name)
 		}
-		if f.diff {
-			io.WriteString(out, unifiedDiff(name, src, formatted))
+		if opts.Diff {
+			fmt.Fprint(out, unifiedDiff(ios, name, src, formatted))
 		}
-		if !f.check {
+		if !opts.Check {
 			st, err := os.Stat(name)
 			if err != nil {
 				return err
@@ -103,32 +110,33 @@ func runFmt(cmd *cobra.Command, f fmtFlags, args []string) error {
 	}
 	switch {
 	case failed:
-		return exitError{1}
-	case f.check && unformatted:
-		return exitError{3}
+		return errReported
+	case opts.Check && unformatted:
+		return errUnformatted
 	}
 	return nil
 }
 
 // fmtStdin formats standard input to standard output (or checks it).
-func fmtStdin(cmd *cobra.Command, f fmtFlags) error {
-	src, err := io.ReadAll(cmd.InOrStdin())
+func fmtStdin(opts *FmtOptions) error {
+	ios := opts.Factory.IO
+	src, err := io.ReadAll(ios.In)
 	if err != nil {
 		return fmt.Errorf("reading stdin: %w", err)
 	}
 	formatted, diags := formatChecked(src, "<stdin>")
 	if diags.HasErrors() {
-		writeDiags(cmd.ErrOrStderr(), map[string]*hcl.File{"<stdin>": {Bytes: src}}, diags)
-		return exitError{1}
+		writeDiags(ios, ios.ErrOut, map[string]*hcl.File{"<stdin>": {Bytes: src}}, diags)
+		return errReported
 	}
 	switch {
-	case f.diff:
-		io.WriteString(cmd.OutOrStdout(), unifiedDiff("<stdin>", src, formatted))
-	case !f.check:
-		cmd.OutOrStdout().Write(formatted)
+	case opts.Diff:
+		fmt.Fprint(ios.Out, unifiedDiff(ios, "<stdin>", src, formatted))
+	case !opts.Check:
+		ios.Out.Write(formatted)
 	}
-	if f.check && !bytes.Equal(src, formatted) {
-		return exitError{3}
+	if opts.Check && !bytes.Equal(src, formatted) {
+		return errUnformatted
 	}
 	return nil
 }
@@ -173,10 +181,11 @@ func fmtFiles(path string, recursive bool) ([]string, error) {
 	return out, err
 }
 
-// unifiedDiff is the -diff output, coloured as fatih/color decides.
-func unifiedDiff(name string, a, b []byte) string {
+// unifiedDiff is the -diff output, coloured when the streams are.
+func unifiedDiff(s *iostreams.IOStreams, name string, a, b []byte) string {
+	red, green := s.Color(color.FgRed), s.Color(color.FgGreen)
 	return textdiff.Unified(name, a, b, textdiff.Style{
-		Deleted:  func(s string) string { return color.RedString("%s", s) },
-		Inserted: func(s string) string { return color.GreenString("%s", s) },
+		Deleted:  func(s string) string { return red.Sprint(s) },
+		Inserted: func(s string) string { return green.Sprint(s) },
 	})
 }

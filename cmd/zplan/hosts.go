@@ -8,9 +8,6 @@ import (
 	"github.com/zplan/zplan/remote"
 )
 
-// connect is connectHosts; tests replace it with in-memory hosts.
-var connect = connectHosts
-
 // connectHosts opens every host the configuration declares. SSH hosts
 // are checked now but dialled on their first command, so hosts a plan
 // never uses cost nothing.

@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/fatih/color"
 	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/desired"
@@ -21,7 +18,7 @@ import (
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/remote"
-	"github.com/zplan/zplan/render"
+	"github.com/zplan/zplan/views"
 )
 
 // planFlags are shared by plan and apply.
@@ -30,47 +27,17 @@ type planFlags struct {
 	noColor bool
 	explain bool
 	now     string
-	json    bool
 	targets []string
+	output  formatFlags
 }
 
-func (f *planFlags) register(cmd *cobra.Command) {
-	f.config.register(cmd)
+func (f *planFlags) register(cmd *cobra.Command, fac *factory) {
+	f.config.register(cmd, fac.IO)
 	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
 	cmd.Flags().BoolVar(&f.explain, "explain", false, "also list the snapshots retention keeps, and why")
 	cmd.Flags().StringVar(&f.now, "now", "", "plan as if the time were this RFC 3339 instant (for reproducing a plan)")
-	cmd.Flags().BoolVar(&f.json, "json", false, "write machine-readable events, one JSON object per line")
+	f.output.register(cmd, "write machine-readable events, one JSON object per line")
 	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "plan only this action address prefix, host, [HOST:]dataset (with its subtree) or replication id, and what it depends on (repeatable)")
-}
-
-// testHookAfterPlan lets tests force a crash after planning.
-var testHookAfterPlan func()
-
-// output shows a plan as -json or human text says.
-func (f *planFlags) output(w io.Writer, p *plan.Plan, operation string) {
-	if f.json {
-		st := render.NewStream(w)
-		st.Version(version)
-		st.Plan(p, operation)
-		return
-	}
-	partialWarning(w, p)
-	render.NewStyles(!color.NoColor).Human(w, p, f.explain)
-}
-
-// partialWarning is printed before and after a -target plan, loudly.
-func partialWarning(w io.Writer, p *plan.Plan) {
-	if len(p.Targets) == 0 {
-		return
-	}
-	color.New(color.FgYellow, color.Bold).Fprintf(w, `
-Warning: Partial plan (-target %s)
-
-This plan covers only the selected actions and what they depend on. The
-rest of the configuration is neither planned nor applied; run zplan plan
-without -target to see everything before you rely on the hosts' state.
-
-`, strings.Join(p.Targets, ", -target "))
 }
 
 func (f *planFlags) planTime() (time.Time, error) {
@@ -92,17 +59,15 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 // session is a loaded configuration with its hosts open.
 type session struct {
-	cfg   *hclspec.Config
-	hosts map[string]remote.Host
-	close func()
-	now   time.Time // the plan time: -now, or the clock once at start
+	cfg     *hclspec.Config
+	hosts   map[string]remote.Host
+	close   func()
+	now     time.Time // the plan time: -now, or the clock once at start
+	version string
 }
 
 // open resolves the plan time, loads the configuration and opens its hosts.
-func (f *planFlags) open(ctx context.Context) (*session, error) {
-	if f.noColor {
-		color.NoColor = true
-	}
+func (f *planFlags) open(ctx context.Context, fac *factory) (*session, error) {
 	now, err := f.planTime()
 	if err != nil {
 		return nil, err
@@ -111,11 +76,11 @@ func (f *planFlags) open(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	hosts, closeAll, err := connect(ctx, cfg)
+	hosts, closeAll, err := fac.Connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &session{cfg: cfg, hosts: hosts, close: closeAll, now: now}, nil
+	return &session{cfg: cfg, hosts: hosts, close: closeAll, now: now, version: fac.Version}, nil
 }
 
 // makePlan observes the hosts and computes the plan, narrowed to
@@ -140,19 +105,24 @@ func (s *session) observeAndPlan(ctx context.Context, explain bool) (*plan.Plan,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := diff.Plan(pol, st, s.now, diff.Options{ZplanVersion: version, ConfigHash: s.cfg.Hash, Explain: explain})
+	p, err := diff.Plan(pol, st, s.now, diff.Options{ZplanVersion: s.version, ConfigHash: s.cfg.Hash, Explain: explain})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return p, pol, st, nil
 }
 
-func init() {
-	var (
-		f        planFlags
-		detailed bool
-		out      string
-	)
+// PlanOptions are zplan plan's inputs.
+type PlanOptions struct {
+	Factory  *factory
+	Flags    planFlags
+	Detailed bool
+	Out      string
+	Format   views.Format
+}
+
+func newCmdPlan(f *factory) *cobra.Command {
+	opts := &PlanOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show the actions that would bring the hosts to the configuration",
@@ -161,47 +131,58 @@ configuration and prints the actions apply would take, in order, each with
 the rule or schedule that demands it. It changes nothing.
 
 -out FILE saves the plan for zplan apply FILE, which carries out exactly
-those actions (see zplan show to render it again). -json writes events,
-one JSON object per line, instead of text.
+those actions (see zplan show to render it again). -format json (or -json)
+writes events, one JSON object per line, instead of text; -format markdown
+writes the plan for a PR comment.
 
 Exit status: 0 no changes, 1 error or conflicts, 0 with changes (see
 -detailed-exitcode to get 2 for changes). A crash exits 11.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			s, err := f.open(ctx)
-			if err != nil {
+			var err error
+			if opts.Format, err = opts.Flags.output.resolve(cmd); err != nil {
 				return err
 			}
-			defer s.close()
-			p, err := s.makePlan(ctx, f.explain, f.targets)
-			if err != nil {
-				return err
-			}
-			if testHookAfterPlan != nil {
-				testHookAfterPlan()
-			}
-			w := cmd.OutOrStdout()
-			f.output(w, p, "plan")
-			if out != "" {
-				if err := planfile.Save(out, p, time.Now()); err != nil {
-					return err
-				}
-				if !f.json {
-					fmt.Fprintf(w, "\nSaved the plan to: %s\n\nTo perform exactly these actions, run:\n    zplan apply %q\n", out, out)
-				}
-			}
-			if !f.json {
-				partialWarning(w, p)
-			}
-			return planExit(p, detailed)
+			return runPlan(opts)
 		},
 	}
-	f.register(cmd)
-	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
-	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file, for zplan apply FILE")
-	rootCmd.AddCommand(cmd)
+	opts.Flags.register(cmd, f)
+	cmd.Flags().BoolVar(&opts.Detailed, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on errors")
+	cmd.Flags().StringVar(&opts.Out, "out", "", "save the plan to this file, for zplan apply FILE")
+	return cmd
+}
+
+func runPlan(opts *PlanOptions) error {
+	f := opts.Factory
+	if opts.Flags.noColor {
+		f.IO.SetColorEnabled(false)
+	}
+	v := views.NewPlan(opts.Format, f.view())
+	ctx, stop := signalContext()
+	defer stop()
+	s, err := opts.Flags.open(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	p, err := s.makePlan(ctx, opts.Flags.explain, opts.Flags.targets)
+	if err != nil {
+		return err
+	}
+	if f.AfterPlan != nil {
+		f.AfterPlan()
+	}
+	if err := v.Plan(p, opts.Flags.explain); err != nil {
+		return err
+	}
+	if opts.Out != "" {
+		if err := planfile.Save(opts.Flags.config.path(opts.Out), p, time.Now()); err != nil {
+			return err
+		}
+		v.Saved(opts.Out)
+	}
+	v.Done(p)
+	return planExit(p, opts.Detailed)
 }
 
 // planExit maps a plan to the exit status: conflicts are errors (1),
@@ -209,9 +190,9 @@ Exit status: 0 no changes, 1 error or conflicts, 0 with changes (see
 func planExit(p *plan.Plan, detailed bool) error {
 	switch {
 	case len(p.Conflicts) > 0:
-		return exitError{1}
+		return errReported
 	case detailed && !p.Empty():
-		return exitError{2}
+		return errChanges
 	}
 	return nil
 }

@@ -1,21 +1,23 @@
 package main
 
 import (
-	"fmt"
-
-	"github.com/fatih/color"
 	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/planfile"
-	"github.com/zplan/zplan/render"
+	"github.com/zplan/zplan/views"
 )
 
-func init() {
-	var (
-		asJSON  bool
-		format  string
-		noColor bool
-	)
+// ShowOptions are zplan show's inputs.
+type ShowOptions struct {
+	Factory  *factory
+	PlanFile string
+	Output   formatFlags
+	NoColor  bool
+	Format   views.Format
+}
+
+func newCmdShow(f *factory) *cobra.Command {
+	opts := &ShowOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "show PLANFILE",
 		Short: "Show a saved plan (human, JSON for policies, Markdown for PR comments)",
@@ -32,33 +34,27 @@ configuration or contacting any host.
                     kept below 60,000 characters`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if noColor {
-				color.NoColor = true
-			}
-			if asJSON {
-				format = "json"
-			}
-			f, err := planfile.Load(args[0])
-			if err != nil {
+			var err error
+			if opts.Format, err = opts.Output.resolve(cmd); err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			switch format {
-			case "human", "":
-				partialWarning(w, f.Plan)
-				fmt.Fprintf(w, "Saved plan %s (zplan %s, saved %s)\n\n", args[0], f.ZplanVersion, f.Created.Format("2006-01-02T15:04:05Z"))
-				render.NewStyles(!color.NoColor).Human(w, f.Plan, len(f.Plan.Kept) > 0)
-				return nil
-			case "json":
-				return render.ShowJSON(w, f.Plan)
-			case "markdown", "md":
-				return render.Markdown(w, f.Plan)
-			}
-			return fmt.Errorf("-format %q: want human, json or markdown", format)
+			opts.PlanFile = args[0]
+			return runShow(opts)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "same as -format json")
-	cmd.Flags().StringVar(&format, "format", "human", "human, json or markdown")
-	cmd.Flags().BoolVar(&noColor, "no-color", false, "disable colour")
-	rootCmd.AddCommand(cmd)
+	opts.Output.register(cmd, "write the plan as one JSON document shaped like terraform show -json")
+	cmd.Flags().BoolVar(&opts.NoColor, "no-color", false, "disable colour")
+	return cmd
+}
+
+func runShow(opts *ShowOptions) error {
+	f := opts.Factory
+	if opts.NoColor {
+		f.IO.SetColorEnabled(false)
+	}
+	file, err := planfile.Load(opts.PlanFile)
+	if err != nil {
+		return err
+	}
+	return views.NewShow(opts.Format, f.view()).Show(opts.PlanFile, file)
 }

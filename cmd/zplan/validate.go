@@ -9,12 +9,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() {
-	var (
-		f       configFlags
-		asJSON  bool
-		noColor bool
-	)
+// ValidateOptions are zplan validate's inputs.
+type ValidateOptions struct {
+	Factory *factory
+	Config  configFlags
+	JSON    bool
+	NoColor bool
+}
+
+func newCmdValidate(f *factory) *cobra.Command {
+	opts := &ValidateOptions{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the configuration without contacting any host",
@@ -26,43 +30,46 @@ exist; plan does that.
 
 Exit status: 0 valid (warnings allowed), 1 invalid.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if noColor {
-				color.NoColor = true
-			}
-			cfg, diags, err := f.loadDiags()
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(validateJSON(diags)); err != nil {
-					return fmt.Errorf("writing JSON: %w", err)
-				}
-			} else {
-				if len(diags) > 0 {
-					w := cmd.ErrOrStderr()
-					if !diags.HasErrors() {
-						w = out // only warnings: they belong with the success line
-					}
-					writeDiags(w, cfg.Files, diags)
-				}
-				if !diags.HasErrors() {
-					fmt.Fprintln(out, color.New(color.FgGreen, color.Bold).Sprint("Success!")+" The configuration is valid.")
-				}
-			}
-			if diags.HasErrors() {
-				return exitError{1}
-			}
-			return nil
-		},
+		RunE: func(*cobra.Command, []string) error { return runValidate(opts) },
 	}
-	f.register(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON (terraform validate -json layout) on stdout")
-	cmd.Flags().BoolVar(&noColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
-	rootCmd.AddCommand(cmd)
+	opts.Config.register(cmd, f.IO)
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as JSON (terraform validate -json layout) on stdout")
+	cmd.Flags().BoolVar(&opts.NoColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
+	return cmd
+}
+
+func runValidate(opts *ValidateOptions) error {
+	ios := opts.Factory.IO
+	if opts.NoColor {
+		ios.SetColorEnabled(false)
+	}
+	cfg, diags, err := opts.Config.loadDiags()
+	if err != nil {
+		return err
+	}
+	out := ios.Out
+	if opts.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(validateJSON(diags)); err != nil {
+			return fmt.Errorf("writing JSON: %w", err)
+		}
+	} else {
+		if len(diags) > 0 {
+			w := ios.ErrOut
+			if !diags.HasErrors() {
+				w = out // only warnings: they belong with the success line
+			}
+			writeDiags(ios, w, cfg.Files, diags)
+		}
+		if !diags.HasErrors() {
+			fmt.Fprintln(out, ios.Color(color.FgGreen, color.Bold).Sprint("Success!")+" The configuration is valid.")
+		}
+	}
+	if diags.HasErrors() {
+		return errReported
+	}
+	return nil
 }
 
 // The JSON layout follows terraform validate -json, so tools that read

@@ -7,13 +7,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() {
-	rootCmd.AddCommand(&cobra.Command{
+func newCmdVersion(f *factory) *cobra.Command {
+	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the zplan version",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintf(cmd.OutOrStdout(), "zplan %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintf(f.IO.Out, "zplan %s (%s, %s/%s)\n", f.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		},
-	})
+	}
 }

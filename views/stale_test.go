@@ -1,4 +1,4 @@
-package main
+package views
 
 import (
 	"errors"
@@ -17,15 +17,15 @@ func TestStaleMessageUsesTypedAddress(t *testing.T) {
 		&apply.ActionError{Address: "send.x", Err: errors.New("zfs failed")},
 		&apply.ActionError{Address: "hold.y", Err: &apply.StaleError{Fact: "guid changed"}},
 	)
-	got := staleMessage(err, true).Error()
+	got := StaleMessage(err, true).Error()
 	want := `Saved plan is stale: destroy.src["odd: name"]: src no longer has tank@a; hold.y: guid changed. The hosts changed since the plan was made; make a new plan`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if plain := errors.New("x"); staleMessage(plain, false) != plain {
+	if plain := errors.New("x"); StaleMessage(plain, false) != plain {
 		t.Fatal("an error without a stale action is returned as it is")
 	}
-	if !strings.HasPrefix(staleMessage(err, false).Error(), "The plan is stale: ") {
+	if !strings.HasPrefix(StaleMessage(err, false).Error(), "The plan is stale: ") {
 		t.Fatal("not a saved plan")
 	}
 }
