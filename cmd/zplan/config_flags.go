@@ -13,6 +13,7 @@ import (
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/iostreams"
+	"github.com/zplan/zplan/views"
 )
 
 // configFlags are the flags every command that reads the configuration
@@ -83,6 +84,7 @@ func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
 	if !diags.HasErrors() {
 		diags = append(diags, compileCheck(cfg)...)
 	}
+	f.relativeNames(cfg, diags)
 	return cfg, diags, nil
 }
 
@@ -107,6 +109,34 @@ func compileCheck(cfg *hclspec.Config) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// relativeNames shows the configuration's file names in diagnostics as
+// a chdir would have: relative to -chdir.
+func (f *configFlags) relativeNames(cfg *hclspec.Config, diags hcl.Diagnostics) {
+	if f.chdir == "" {
+		return
+	}
+	prefix := filepath.Clean(f.chdir) + string(filepath.Separator)
+	rel := func(r *hcl.Range) *hcl.Range {
+		if r == nil || !strings.HasPrefix(r.Filename, prefix) {
+			return r
+		}
+		c := *r
+		c.Filename = strings.TrimPrefix(r.Filename, prefix)
+		return &c
+	}
+	for _, d := range diags {
+		d.Subject, d.Context = rel(d.Subject), rel(d.Context)
+	}
+	if cfg == nil {
+		return
+	}
+	files := make(map[string]*hcl.File, len(cfg.Files))
+	for name, file := range cfg.Files {
+		files[strings.TrimPrefix(name, prefix)] = file
+	}
+	cfg.Files = files
 }
 
 // resolveHostPaths makes the relative files of host blocks (identity
@@ -152,7 +182,5 @@ func (f *configFlags) load() (*hclspec.Config, error) {
 
 // writeDiags renders diagnostics, in colour when the streams are.
 func writeDiags(s *iostreams.IOStreams, w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	if err := hclspec.WriteDiagnostics(w, files, diags, 0, s.ColorEnabled()); err != nil {
-		fmt.Fprintln(w, diags.Error())
-	}
+	views.New(s, "").Diagnostics(w, files, diags)
 }

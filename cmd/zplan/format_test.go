@@ -106,3 +106,22 @@ func TestResolveHostPaths(t *testing.T) {
 		t.Fatalf("identity %s known %v ssh_config %q", got, h.KnownHostsFiles, h.SSHConfigFile)
 	}
 }
+
+func TestValidateFormats(t *testing.T) {
+	invalid := writeConfig(t, map[string]string{"main.zplan.hcl": invalidHCL})
+	valid := writeConfig(t, map[string]string{"main.zplan.hcl": validHCL})
+	out, _, code := runCmdline(t, "validate", "-chdir", invalid, "-format", "markdown")
+	if code != 1 || !strings.Contains(out, "### zplan validate: 1 error(s), 0 warning(s)") ||
+		!strings.Contains(out, "- **Error: Reference to undeclared host** (`main.zplan.hcl` line 4)") || !strings.Contains(out, "<details>") {
+		t.Fatalf("validate -format markdown: exit %d\n%s", code, out)
+	}
+	if out, _, code := runCmdline(t, "validate", "-chdir", valid, "-format", "md"); code != 0 || out != "### zplan validate: valid\n" {
+		t.Fatalf("valid markdown: exit %d %q", code, out)
+	}
+	if out, _, code := runCmdline(t, "validate", "-config", valid, "-format", "json"); code != 0 || !strings.Contains(out, `"valid": true`) {
+		t.Fatalf("validate -format json: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := runCmdline(t, "validate", "-config", valid, "-json", "-format", "human"); code != 1 || !strings.Contains(errOut, "conflict") {
+		t.Fatalf("validate -json -format human: exit %d\n%s", code, errOut)
+	}
+}

@@ -1,20 +1,19 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-
-	"github.com/fatih/color"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
+
+	"github.com/zplan/zplan/views"
 )
 
 // ValidateOptions are zplan validate's inputs.
 type ValidateOptions struct {
 	Factory *factory
 	Config  configFlags
-	JSON    bool
+	Output  formatFlags
 	NoColor bool
+	Format  views.Format
 }
 
 func newCmdValidate(f *factory) *cobra.Command {
@@ -30,10 +29,16 @@ exist; plan does that.
 
 Exit status: 0 valid (warnings allowed), 1 invalid.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return runValidate(opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if opts.Format, err = opts.Output.resolve(cmd); err != nil {
+				return err
+			}
+			return runValidate(opts)
+		},
 	}
 	opts.Config.register(cmd, f.IO)
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as JSON (terraform validate -json layout) on stdout")
+	opts.Output.register(cmd, "print the result as JSON (terraform validate -json layout) on stdout")
 	cmd.Flags().BoolVar(&opts.NoColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
 	return cmd
 }
@@ -47,78 +52,15 @@ func runValidate(opts *ValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	out := ios.Out
-	if opts.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(validateJSON(diags)); err != nil {
-			return fmt.Errorf("writing JSON: %w", err)
-		}
-	} else {
-		if len(diags) > 0 {
-			w := ios.ErrOut
-			if !diags.HasErrors() {
-				w = out // only warnings: they belong with the success line
-			}
-			writeDiags(ios, w, cfg.Files, diags)
-		}
-		if !diags.HasErrors() {
-			fmt.Fprintln(out, ios.Color(color.FgGreen, color.Bold).Sprint("Success!")+" The configuration is valid.")
-		}
+	var files map[string]*hcl.File
+	if cfg != nil {
+		files = cfg.Files
+	}
+	if err := views.NewValidate(opts.Format, opts.Factory.view()).Validate(files, diags); err != nil {
+		return err
 	}
 	if diags.HasErrors() {
 		return errReported
 	}
 	return nil
-}
-
-// The JSON layout follows terraform validate -json, so tools that read
-// one can read the other.
-type jsonValidate struct {
-	FormatVersion string     `json:"format_version"`
-	Valid         bool       `json:"valid"`
-	ErrorCount    int        `json:"error_count"`
-	WarningCount  int        `json:"warning_count"`
-	Diagnostics   []jsonDiag `json:"diagnostics"`
-}
-
-type jsonDiag struct {
-	Severity string     `json:"severity"`
-	Summary  string     `json:"summary"`
-	Detail   string     `json:"detail,omitempty"`
-	Range    *jsonRange `json:"range,omitempty"`
-}
-
-type jsonRange struct {
-	Filename string  `json:"filename"`
-	Start    jsonPos `json:"start"`
-	End      jsonPos `json:"end"`
-}
-
-type jsonPos struct {
-	Line   int `json:"line"`
-	Column int `json:"column"`
-	Byte   int `json:"byte"`
-}
-
-func validateJSON(diags hcl.Diagnostics) jsonValidate {
-	out := jsonValidate{FormatVersion: "1.0", Diagnostics: []jsonDiag{}}
-	for _, d := range diags {
-		jd := jsonDiag{Severity: "warning", Summary: d.Summary, Detail: d.Detail}
-		if d.Severity == hcl.DiagError {
-			jd.Severity = "error"
-			out.ErrorCount++
-		} else {
-			out.WarningCount++
-		}
-		if d.Subject != nil {
-			s := d.Subject
-			jd.Range = &jsonRange{Filename: s.Filename,
-				Start: jsonPos{s.Start.Line, s.Start.Column, s.Start.Byte},
-				End:   jsonPos{s.End.Line, s.End.Column, s.End.Byte}}
-		}
-		out.Diagnostics = append(out.Diagnostics, jd)
-	}
-	out.Valid = out.ErrorCount == 0
-	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/iostreams"
+	"github.com/zplan/zplan/views"
 )
 
 // harness is what a test changes about one run of zplan: its
@@ -151,7 +152,7 @@ func TestValidateJSON(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d (stderr %s)", code, tc.code, errOut)
 			}
-			var got jsonValidate
+			var got views.ValidateDocument
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatalf("stdout is not JSON: %v\n%s", err, out)
 			}
