@@ -6,8 +6,10 @@ package iostreams
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -21,6 +23,11 @@ type IOStreams struct {
 
 	inTTY, outTTY, errTTY bool
 	colour                bool
+
+	pager     string // shell command; "" or "cat": none
+	pagerOut  io.Writer
+	pagerPipe io.WriteCloser
+	pagerCmd  *exec.Cmd
 }
 
 // System is the process's own streams. Colour is on when stdout is a
@@ -31,6 +38,7 @@ func System() *IOStreams {
 		inTTY: isTerminal(os.Stdin), outTTY: isTerminal(os.Stdout), errTTY: isTerminal(os.Stderr)}
 	_, noColour := os.LookupEnv("NO_COLOR")
 	s.colour = s.outTTY && !noColour && os.Getenv("TERM") != "dumb"
+	s.pager = os.Getenv("ZPLAN_PAGER")
 	return s
 }
 
@@ -73,4 +81,44 @@ func (s *IOStreams) Color(attrs ...color.Attribute) *color.Color {
 		c.DisableColor()
 	}
 	return c
+}
+
+// SetPager sets the pager command (a shell command line; "" or "cat"
+// for none). System reads it from ZPLAN_PAGER: zplan pages only when
+// asked to.
+func (s *IOStreams) SetPager(cmd string) { s.pager = cmd }
+
+// StartPager sends Out through the pager, when one is set and stdout is
+// a terminal; StopPager waits for it. Without a pager both do nothing.
+func (s *IOStreams) StartPager() error {
+	if s.pager == "" || s.pager == "cat" || !s.outTTY || s.pagerCmd != nil {
+		return nil
+	}
+	cmd := exec.Command("sh", "-c", s.pager)
+	cmd.Stdout, cmd.Stderr = s.Out, s.ErrOut
+	cmd.Env = os.Environ()
+	if _, ok := os.LookupEnv("LESS"); !ok {
+		cmd.Env = append(cmd.Env, "LESS=FRX") // colours, and no pager for one screen
+	}
+	pipe, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the pager (ZPLAN_PAGER=%q): %w", s.pager, err)
+	}
+	s.pagerOut, s.pagerPipe, s.pagerCmd = s.Out, pipe, cmd
+	s.Out = pipe
+	return nil
+}
+
+// StopPager closes the pager's input and waits for the user to quit it.
+func (s *IOStreams) StopPager() {
+	if s.pagerCmd == nil {
+		return
+	}
+	s.pagerPipe.Close()
+	_ = s.pagerCmd.Wait()
+	s.Out = s.pagerOut
+	s.pagerOut, s.pagerPipe, s.pagerCmd = nil, nil, nil
 }

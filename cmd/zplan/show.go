@@ -31,7 +31,10 @@ configuration or contacting any host.
                     action_reason, plus summary, conflicts and the raw actions
   -format markdown  for a PR comment: summary, a warning when snapshots are
                     destroyed, a table per host, the full plan in <details>,
-                    kept below 60,000 characters`,
+                    kept below 60,000 characters
+
+On a terminal, -format human goes through the pager ZPLAN_PAGER names (a
+shell command, e.g. "less"), if it is set.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -55,6 +58,12 @@ func runShow(opts *ShowOptions) error {
 	file, err := planfile.Load(opts.PlanFile)
 	if err != nil {
 		return err
+	}
+	if opts.Format == views.Human { // a long saved plan, read at leisure
+		if err := f.IO.StartPager(); err != nil {
+			return err
+		}
+		defer f.IO.StopPager()
 	}
 	return views.NewShow(opts.Format, f.view()).Show(opts.PlanFile, file)
 }
