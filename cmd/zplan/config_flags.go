@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -33,32 +31,8 @@ func (f *configFlags) register(cmd *cobra.Command, s *iostreams.IOStreams) {
 	fl.StringArrayVar(&f.vars, "var", nil, "set an input variable, name=value (repeatable; wins over ZPLAN_VAR_name and the default)")
 }
 
-// path resolves a relative path of the command line against -chdir, as
-// if zplan had changed directory there (it does not: the process's
-// working directory stays).
-func (f *configFlags) path(p string) string {
-	if f.chdir == "" || p == "" || p == "-" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(f.chdir, p)
-}
-
-// checkChdir fails for a -chdir that is not a directory.
-func (f *configFlags) checkChdir() error {
-	if f.chdir == "" {
-		return nil
-	}
-	st, err := os.Stat(f.chdir)
-	if err == nil && !st.IsDir() {
-		err = fmt.Errorf("%s is not a directory", f.chdir)
-	}
-	if err != nil {
-		return fmt.Errorf("-chdir: %w", err)
-	}
-	return nil
-}
-
-// loadDiags loads the configuration, its path resolved against -chdir.
+// loadDiags loads the configuration, its path resolved against -chdir
+// (use loadConfig, which also resolves what the files name).
 // err is for problems outside the configuration (a bad -var, a missing
 // -chdir directory); the configuration's own problems are in diags.
 func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
@@ -77,14 +51,11 @@ func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
 	if path == "" {
 		path = "."
 	}
-	cfg, diags := hclspec.Load(f.path(path), hclspec.WithVars(vars))
-	if cfg != nil {
-		f.resolveHostPaths(cfg)
-	}
+	path = f.path(path)
+	cfg, diags := hclspec.Load(path, hclspec.WithVars(vars))
 	if !diags.HasErrors() {
 		diags = append(diags, compileCheck(cfg)...)
 	}
-	f.relativeNames(cfg, diags)
 	return cfg, diags, nil
 }
 
@@ -111,59 +82,10 @@ func compileCheck(cfg *hclspec.Config) hcl.Diagnostics {
 	return diags
 }
 
-// relativeNames shows the configuration's file names in diagnostics as
-// a chdir would have: relative to -chdir.
-func (f *configFlags) relativeNames(cfg *hclspec.Config, diags hcl.Diagnostics) {
-	if f.chdir == "" {
-		return
-	}
-	prefix := filepath.Clean(f.chdir) + string(filepath.Separator)
-	rel := func(r *hcl.Range) *hcl.Range {
-		if r == nil || !strings.HasPrefix(r.Filename, prefix) {
-			return r
-		}
-		c := *r
-		c.Filename = strings.TrimPrefix(r.Filename, prefix)
-		return &c
-	}
-	for _, d := range diags {
-		d.Subject, d.Context = rel(d.Subject), rel(d.Context)
-	}
-	if cfg == nil {
-		return
-	}
-	files := make(map[string]*hcl.File, len(cfg.Files))
-	for name, file := range cfg.Files {
-		files[strings.TrimPrefix(name, prefix)] = file
-	}
-	cfg.Files = files
-}
-
-// resolveHostPaths makes the relative files of host blocks (identity
-// files, known_hosts, ssh_config) start at -chdir, as they would after a
-// chdir.
-func (f *configFlags) resolveHostPaths(cfg *hclspec.Config) {
-	rel := func(p string) string {
-		if strings.HasPrefix(p, "~") {
-			return p
-		}
-		return f.path(p)
-	}
-	for _, h := range cfg.Hosts {
-		for i, p := range h.IdentityFiles {
-			h.IdentityFiles[i] = rel(p)
-		}
-		for i, p := range h.KnownHostsFiles {
-			h.KnownHostsFiles[i] = rel(p)
-		}
-		h.SSHConfigFile = rel(h.SSHConfigFile)
-	}
-}
-
 // load loads the configuration, prints its diagnostics (warnings too) to
 // stderr with source snippets, and fails with exit status 1 on errors.
 func (f *configFlags) load() (*hclspec.Config, error) {
-	cfg, diags, err := f.loadDiags()
+	cfg, diags, err := f.loadConfig()
 	if err != nil {
 		return nil, err
 	}

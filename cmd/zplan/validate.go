@@ -48,7 +48,7 @@ func runValidate(opts *ValidateOptions) error {
 	if opts.NoColor {
 		ios.SetColorEnabled(false)
 	}
-	cfg, diags, err := opts.Config.loadDiags()
+	cfg, diags, err := opts.Config.loadConfig()
 	if err != nil {
 		return err
 	}
