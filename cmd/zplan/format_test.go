@@ -125,3 +125,12 @@ func TestValidateFormats(t *testing.T) {
 		t.Fatalf("validate -json -format human: exit %d\n%s", code, errOut)
 	}
 }
+
+// -help is a terraform-style flag too (cobra adds it only when it runs).
+func TestHelpFlag(t *testing.T) {
+	for _, args := range [][]string{{"plan", "-help"}, {"-help"}, {"apply", "--help"}} {
+		if out, errOut, code := runCmdline(t, args...); code != 0 || !strings.Contains(out, "Usage:") {
+			t.Errorf("%q: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+}

@@ -129,6 +129,7 @@ func terraformStyleFlags(root *cobra.Command, args []string) []string {
 	long := map[string]bool{}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
+		c.InitDefaultHelpFlag() // cobra adds -help only when it runs
 		visit := func(f *pflag.Flag) { long[f.Name] = true }
 		c.Flags().VisitAll(visit)
 		c.PersistentFlags().VisitAll(visit)
