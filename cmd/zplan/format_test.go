@@ -134,3 +134,24 @@ func TestHelpFlag(t *testing.T) {
 		}
 	}
 }
+
+// Colour is the streams' decision, which -no-color turns off; no
+// machine format is ever coloured.
+func TestColourFromStreams(t *testing.T) {
+	useFakeHosts(t)
+	dir := writeConfig(t, map[string]string{"main.zplan.hcl": fakeConfig})
+	colour := harness{connect: fakeConnect, colour: true}
+	out, _, _ := runWith(t, colour, "plan", "-chdir", dir, t0)
+	if !strings.Contains(out, "\x1b[32m  + snapshot tank/data@") {
+		t.Errorf("plan on colour streams is not coloured:\n%q", out)
+	}
+	for _, args := range [][]string{{"plan", "-no-color"}, {"plan", "-json"}, {"plan", "-format", "markdown"}, {"drift", "-no-color"}} {
+		out, errOut, _ := runWith(t, colour, append(args, "-chdir", dir, t0)...)
+		if strings.Contains(out+errOut, "\x1b[") {
+			t.Errorf("%q is coloured:\n%q", args, out)
+		}
+	}
+	if out, _, _ := runCmdline(t, "plan", "-chdir", dir, t0); strings.Contains(out, "\x1b[") {
+		t.Errorf("plan on plain streams is coloured:\n%q", out)
+	}
+}

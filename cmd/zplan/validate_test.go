@@ -19,6 +19,7 @@ type harness struct {
 	stdin     string
 	connect   connectFunc
 	afterPlan func()
+	colour    bool // streams that colour, as a terminal's would
 }
 
 // fakeConnect is the in-memory hosts useFakeHosts set up for the
@@ -36,6 +37,7 @@ func runWith(t *testing.T, h harness, args ...string) (stdout, stderr string, co
 	t.Helper()
 	ios, in, out, errb := iostreams.Test()
 	in.WriteString(h.stdin)
+	ios.SetColorEnabled(h.colour)
 	f := &factory{IO: ios, Version: version, Connect: connectHosts, Getenv: os.Getenv, AfterPlan: h.afterPlan}
 	if h.connect != nil {
 		f.Connect = h.connect
