@@ -31,13 +31,12 @@ type IOStreams struct {
 }
 
 // System is the process's own streams. Colour is on when stdout is a
-// terminal, NO_COLOR is unset and TERM is not "dumb" (what fatih/color
+// terminal, NO_COLOR is unset or empty and TERM is not "dumb" (what fatih/color
 // decides by itself, but kept here instead of in its global switch).
 func System() *IOStreams {
 	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		inTTY: isTerminal(os.Stdin), outTTY: isTerminal(os.Stdout), errTTY: isTerminal(os.Stderr)}
-	_, noColour := os.LookupEnv("NO_COLOR")
-	s.colour = s.outTTY && !noColour && os.Getenv("TERM") != "dumb"
+	s.colour = s.outTTY && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 	s.pager = os.Getenv("ZPLAN_PAGER")
 	return s
 }

@@ -64,9 +64,11 @@ type ShowSummary struct {
 
 // ResourceChange is one object created, deleted or updated.
 //
-// type is one of zfs_snapshot, zfs_send, zfs_hold, zfs_bookmark,
-// zfs_dataset (a placeholder parent), zfs_receive_state (an interrupted
-// receive that is resumed or aborted). change.actions is ["create"],
+// type is the kind's object in plan's kinds table: zfs_snapshot,
+// zfs_send, zfs_hold, zfs_bookmark, zfs_dataset (a placeholder parent),
+// zfs_receive_state (an interrupted receive that is aborted) or
+// zfs_rollback (a target rolled back; the snapshots it destroys are
+// zfs_snapshot deletes of their own). change.actions is ["create"],
 // ["delete"] or ["update"] (a resumed send continues an existing partial
 // receive). before/after hold the object's attributes (null when it does
 // not exist on that side). action_address is the plan action the change
