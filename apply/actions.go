@@ -77,7 +77,7 @@ func onlyNotExist(stderr string) bool {
 }
 
 // checkPreconditions re-reads the facts the plan assumed, one command
-// per host involved, and names the first that changed.
+// per host involved, and names the first that changed (invariant 4).
 func (r *runner) checkPreconditions(a *plan.Action) error {
 	byHost := map[string][]string{}
 	var hostOrder []string
@@ -203,54 +203,11 @@ func snapNames(dataset string, refs []plan.SnapRef) []string {
 	return out
 }
 
-func (r *runner) do(a *plan.Action) error {
-	switch a.Kind {
-	case plan.KindSnapshot:
-		var names []string
-		for _, d := range a.Datasets {
-			names = append(names, d+"@"+a.Snapshots[0].Name)
-		}
-		return r.zfs(a.Host, zfs.SnapshotArgv(names...))
-	case plan.KindDestroy:
-		snaps, err := destroyNames(a)
-		if err != nil {
-			return err
-		}
-		return r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...))
-	case plan.KindDestroyBookmark:
-		return r.zfs(a.Host, zfs.DestroyBookmarkArgv(a.Dataset+"#"+a.Bookmark), zfs.ErrNotExist)
-	case plan.KindHold:
-		return r.hold(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
-	case plan.KindRelease:
-		return r.release(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
-	case plan.KindBookmark:
-		return r.zfs(a.Host, zfs.BookmarkArgv(a.Dataset+"@"+a.Snapshots[0].Name, a.Dataset+"#"+a.Bookmark), zfs.ErrExists)
-	case plan.KindRollback:
-		if len(a.Snapshots) > 0 {
-			snaps, err := destroyNames(a)
-			if err != nil {
-				return err
-			}
-			if err := r.zfs(a.Host, zfs.DestroySnapshotsArgv(a.Dataset, snaps...)); err != nil {
-				return err
-			}
-		}
-		return r.zfs(a.Host, zfs.RollbackArgv(a.Dataset, a.Bookmark))
-	case plan.KindAbortResume:
-		return r.zfs(a.Host, zfs.RecvAbortArgv(a.Dataset), zfs.ErrNoResumeState)
-	case plan.KindCreatePlaceholder:
-		return r.zfs(a.Host, zfs.CreatePlaceholderArgv(a.Dataset))
-	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
-		return r.send(a)
-	}
-	return fmt.Errorf("unknown action kind %q", a.Kind)
-}
-
 // send carries out one replication step with its hold protection:
 // step holds on both ends, send|recv -s, confirm the received GUID, new
 // cursor, move the last-received hold, then drop step holds and old
 // cursors. Each step repeats harmlessly, so a crash between any two is
-// repaired by the next plan.
+// repaired by the next plan (invariant 5).
 func (r *runner) send(a *plan.Action) error {
 	s := a.Send
 	src, dst := s.SourceHost, s.TargetHost
@@ -357,8 +314,9 @@ func (r *runner) finishSend(a *plan.Action, guid uint64, held []string) error {
 }
 
 // destroyNames returns the names of the snapshots a destroys, refusing
-// any that zfs destroy would read as a range ('%') or a list (','): the
-// planner never plans one, so such a name comes from a crafted plan.
+// any that zfs destroy would read as a range ('%') or a list (','), as
+// invariant 10 says: the planner never plans one, so such a name comes
+// from a crafted plan.
 func destroyNames(a *plan.Action) ([]string, error) {
 	snaps := make([]string, 0, len(a.Snapshots))
 	for _, s := range a.Snapshots {
@@ -371,8 +329,8 @@ func destroyNames(a *plan.Action) ([]string, error) {
 }
 
 // refuseDecryptedSend refuses a send without -w of an encrypted source
-// unless the plan marks it as declared (Send.Decrypt, which saved-plan
-// validation allows only for raw = "never" with allow_decrypt). The
+// unless the plan marks it as declared (invariant 7: Send.Decrypt, which
+// saved-plan validation allows only for raw = "never" with allow_decrypt). The
 // planner never makes such a send; this is for plans edited to drop -w,
 // and costs one command per non-raw send.
 func (r *runner) refuseDecryptedSend(s *plan.Send) error {

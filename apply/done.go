@@ -21,68 +21,6 @@ func stale(format string, args ...any) error {
 	return &StaleError{Fact: fmt.Sprintf(format, args...)}
 }
 
-// alreadyDone recognises an action an earlier, interrupted apply of the
-// same plan already carried out, so a saved plan can be applied again.
-// It only says "done" when the hosts show exactly the result the action
-// would have produced (same names and, where the plan knows them, the
-// same GUIDs); a same-named object with another GUID is a stale plan,
-// and anything in between falls through to the normal precondition check.
-// Holds, releases and aborts need no hook: they are idempotent in do.
-func (r *runner) alreadyDone(a *plan.Action) (bool, error) {
-	switch a.Kind {
-	case plan.KindSnapshot:
-		var names []string
-		for _, d := range a.Datasets {
-			names = append(names, d+"@"+a.Snapshots[0].Name)
-		}
-		objs, err := r.lookup(r.ctx, a.Host, names)
-		if err != nil {
-			return false, err
-		}
-		// zfs snapshot is atomic per pool: all or none exist after it.
-		return len(objs) == len(dedupe(names)), nil
-	case plan.KindDestroy:
-		names := snapNames(a.Dataset, a.Snapshots)
-		objs, err := r.lookup(r.ctx, a.Host, append(names, a.Dataset))
-		if err != nil {
-			return false, err
-		}
-		if _, ok := objs[a.Dataset]; !ok {
-			return false, nil // the dataset itself is gone: let the precondition say so
-		}
-		return len(objs) == 1, nil
-	case plan.KindDestroyBookmark:
-		bm := a.Dataset + "#" + a.Bookmark
-		objs, err := r.lookup(r.ctx, a.Host, []string{bm, a.Dataset})
-		if err != nil {
-			return false, err
-		}
-		_, dsOK := objs[a.Dataset]
-		_, bmOK := objs[bm]
-		return dsOK && !bmOK, nil
-	case plan.KindBookmark:
-		bm := a.Dataset + "#" + a.Bookmark
-		objs, err := r.lookup(r.ctx, a.Host, []string{bm})
-		if err != nil {
-			return false, err
-		}
-		o, ok := objs[bm]
-		if !ok {
-			return false, nil
-		}
-		if want := a.Snapshots[0].GUID; want != 0 && o.guid != want {
-			return false, stale("%s: %s has guid %d, the plan bookmarks guid %d", a.Host, bm, o.guid, want)
-		}
-		return true, nil
-	case plan.KindCreatePlaceholder:
-		return r.isPlaceholder(a.Host, a.Dataset)
-	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
-		_, done, err := r.sendDone(a)
-		return done, err
-	}
-	return false, nil
-}
-
 // sendDone reports whether the target already has the snapshot the send
 // delivers, with the source snapshot's GUID; guid is that GUID.
 func (r *runner) sendDone(a *plan.Action) (guid uint64, done bool, err error) {

@@ -30,51 +30,6 @@ func twoDatasets() *plan.Plan {
 	}
 }
 
-func addrs(p *plan.Plan) string {
-	var s []string
-	for _, a := range p.Actions {
-		s = append(s, a.Address)
-	}
-	return strings.Join(s, " ")
-}
-
-func TestSelect(t *testing.T) {
-	cases := []struct {
-		targets  []string
-		want     string
-		datasets string // of the snapshot action, if selected
-	}{
-		{[]string{"tank/a"}, `snapshot.src["tank@s"] send.e["tank/a@s"]`, "tank/a"},
-		{[]string{"dst:bk/a"}, `snapshot.src["tank@s"] send.e["tank/a@s"]`, "tank/a"},
-		{[]string{"destroy."}, `destroy.src["tank/b"]`, ""},
-		{[]string{"e"}, `snapshot.src["tank@s"] send.e["tank/a@s"] send.e["tank/b@s"]`, "tank/a tank/b"},
-		{[]string{`snapshot.src`}, `snapshot.src["tank@s"]`, "tank/a tank/b"},
-		{[]string{"nothing"}, ``, ""},
-	}
-	for _, c := range cases {
-		p := Select(twoDatasets(), c.targets)
-		if got := addrs(p); got != c.want {
-			t.Errorf("%v: %s, want %s", c.targets, got, c.want)
-			continue
-		}
-		if len(p.Actions) > 0 && p.Actions[0].Kind == plan.KindSnapshot {
-			a := p.Actions[0]
-			if got := strings.Join(a.Datasets, " "); got != c.datasets || len(a.Preconditions) != len(a.Datasets) {
-				t.Errorf("%v: snapshot of %q with %d preconditions, want %q", c.targets, got, len(a.Preconditions), c.datasets)
-			}
-		}
-		if len(p.Targets) != len(c.targets) {
-			t.Errorf("%v: plan records targets %v", c.targets, p.Targets)
-		}
-	}
-	if p := Select(twoDatasets(), []string{"tank/b"}); len(p.Conflicts) != 0 {
-		t.Errorf("conflict of dst:bk/b kept for target tank/b (src side): %+v", p.Conflicts)
-	}
-	if p := Select(twoDatasets(), []string{"e"}); len(p.Conflicts) != 1 {
-		t.Error("conflict of edge e dropped for target e")
-	}
-}
-
 func TestRoundTripAndChecks(t *testing.T) {
 	var b bytes.Buffer
 	if err := Encode(&b, twoDatasets(), time.Now()); err != nil {

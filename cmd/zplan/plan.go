@@ -90,7 +90,7 @@ func (s *session) makePlan(ctx context.Context, explain bool, targets []string) 
 	if err != nil {
 		return nil, err
 	}
-	return planfile.Select(p, targets), nil
+	return p.Select(targets), nil
 }
 
 // observeAndPlan also returns the policy and the observed state, which

@@ -1,10 +1,8 @@
-package planfile
+package plan
 
 import (
 	"sort"
 	"strings"
-
-	"github.com/zplan/zplan/plan"
 )
 
 // Select narrows p to the actions that -target selections name, plus
@@ -24,20 +22,20 @@ import (
 // target names its address. Conflicts and kept-snapshot notes are kept
 // when they concern a selected host, dataset or edge. p.Targets records
 // the selection, so a saved partial plan says it is partial.
-func Select(p *plan.Plan, targets []string) *plan.Plan {
+func (p *Plan) Select(targets []string) *Plan {
 	if len(targets) == 0 {
 		return p
 	}
 	out := *p
 	out.Targets = append([]string(nil), targets...)
-	byAddr := map[string]*plan.Action{}
+	byAddr := map[string]*Action{}
 	for _, a := range p.Actions {
 		byAddr[a.Address] = a
 	}
 	selected := map[string]bool{}
 	byAddress := map[string]bool{} // matched through its address
-	var visit func(a *plan.Action)
-	visit = func(a *plan.Action) {
+	var visit func(a *Action)
+	visit = func(a *Action) {
 		if selected[a.Address] {
 			return
 		}
@@ -71,7 +69,7 @@ func Select(p *plan.Plan, targets []string) *plan.Plan {
 		if !selected[a.Address] {
 			continue
 		}
-		if a.Kind == plan.KindSnapshot {
+		if a.Kind == KindSnapshot {
 			for _, d := range a.Datasets {
 				for _, t := range targets {
 					if matchDataset(a.Host, d, t) {
@@ -82,7 +80,7 @@ func Select(p *plan.Plan, targets []string) *plan.Plan {
 		}
 		if a.Send != nil {
 			for _, d := range a.DependsOn {
-				if dep := byAddr[d]; dep != nil && dep.Kind == plan.KindSnapshot {
+				if dep := byAddr[d]; dep != nil && dep.Kind == KindSnapshot {
 					addNeed(d, a.Send.SourceDataset)
 				}
 			}
@@ -93,7 +91,7 @@ func Select(p *plan.Plan, targets []string) *plan.Plan {
 		if !selected[a.Address] {
 			continue
 		}
-		if a.Kind == plan.KindSnapshot && !byAddress[a.Address] && len(need[a.Address]) > 0 && len(need[a.Address]) < len(a.Datasets) {
+		if a.Kind == KindSnapshot && !byAddress[a.Address] && len(need[a.Address]) > 0 && len(need[a.Address]) < len(a.Datasets) {
 			a = narrowSnapshot(a, need[a.Address])
 		}
 		out.Actions = append(out.Actions, a)
@@ -125,7 +123,7 @@ func matchAny(targets []string, f func(string) bool) bool {
 }
 
 // narrowSnapshot returns a copy of a that snapshots only keep.
-func narrowSnapshot(a *plan.Action, keep map[string]bool) *plan.Action {
+func narrowSnapshot(a *Action, keep map[string]bool) *Action {
 	n := *a
 	n.Datasets = nil
 	for _, d := range a.Datasets {
@@ -162,7 +160,7 @@ func matchDataset(host, ds, t string) bool {
 	return ds == t || strings.HasPrefix(ds, t+"/")
 }
 
-func matchAction(a *plan.Action, t string) bool {
+func matchAction(a *Action, t string) bool {
 	if a.Host == t || matchDataset(a.Host, a.Dataset, t) {
 		return true
 	}
@@ -176,7 +174,7 @@ func matchAction(a *plan.Action, t string) bool {
 			return true
 		}
 	}
-	if edge, _, ok := plan.ParseCursor(a.Bookmark); ok && matchEdge(edge, t) {
+	if edge, _, ok := ParseCursor(a.Bookmark); ok && matchEdge(edge, t) {
 		return true
 	}
 	for _, prefix := range []string{"zplan_last_", "zplan_step_"} {
