@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/hclspec"
@@ -14,21 +13,14 @@ import (
 	"github.com/zplan/zplan/views"
 )
 
-// configFlags are the flags every command that reads the configuration
-// shares: -chdir, -config and -var.
+// configFlags are the values of the flags every command that reads the
+// configuration shares (-chdir, -config and -var: cmdutil.ConfigFlags
+// registers them), and the streams for its diagnostics.
 type configFlags struct {
 	chdir  string
 	config string
 	vars   []string
 	io     *iostreams.IOStreams
-}
-
-func (f *configFlags) register(cmd *cobra.Command, s *iostreams.IOStreams) {
-	f.io = s
-	fl := cmd.Flags()
-	fl.StringVar(&f.chdir, "chdir", "", "run as if started in this directory: -config, file arguments and relative paths in host blocks start there")
-	fl.StringVar(&f.config, "config", ".", "configuration directory (every *.hcl file in it) or single file")
-	fl.StringArrayVar(&f.vars, "var", nil, "set an input variable, name=value (repeatable; wins over ZPLAN_VAR_name and the default)")
 }
 
 // loadDiags loads the configuration, its path resolved against -chdir

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/zplan/zplan/hclspec"
 )
 
 func TestFormatFlag(t *testing.T) {
@@ -93,17 +91,6 @@ func TestChdirResolvesRelativePaths(t *testing.T) {
 	}
 	if _, errOut, code := runCmdline(t, "plan", "-chdir", filepath.Join(dir, "nope")); code != 1 || !strings.Contains(errOut, "-chdir: ") {
 		t.Fatalf("missing -chdir: exit %d\n%s", code, errOut)
-	}
-}
-
-func TestResolveHostPaths(t *testing.T) {
-	f := configFlags{chdir: "/etc/zplan"}
-	cfg := &hclspec.Config{Hosts: []*hclspec.Host{{Name: "h",
-		IdentityFiles: []string{"keys/id", "/abs/id", "~/.ssh/id"}, KnownHostsFiles: []string{"known"}, SSHConfigFile: ""}}}
-	f.resolveHostPaths(cfg)
-	h := cfg.Hosts[0]
-	if got := strings.Join(h.IdentityFiles, ","); got != "/etc/zplan/keys/id,/abs/id,~/.ssh/id" || h.KnownHostsFiles[0] != "/etc/zplan/known" || h.SSHConfigFile != "" {
-		t.Fatalf("identity %s known %v ssh_config %q", got, h.KnownHostsFiles, h.SSHConfigFile)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/iostreams"
 	"github.com/zplan/zplan/views"
 )
@@ -17,14 +18,14 @@ import (
 // standard input, its hosts and a hook after planning.
 type harness struct {
 	stdin     string
-	connect   connectFunc
+	connect   cmdutil.ConnectFunc
 	afterPlan func()
 	colour    bool // streams that colour, as a terminal's would
 }
 
 // fakeConnect is the in-memory hosts useFakeHosts set up for the
-// running test (nil: the real connectHosts).
-var fakeConnect connectFunc
+// running test (nil: the real cmdutil.ConnectHosts).
+var fakeConnect cmdutil.ConnectFunc
 
 // runCmdline runs zplan in-process as main would, on fresh commands and
 // fake streams (no terminal, no colour).
@@ -38,7 +39,8 @@ func runWith(t *testing.T, h harness, args ...string) (stdout, stderr string, co
 	ios, in, out, errb := iostreams.Test()
 	in.WriteString(h.stdin)
 	ios.SetColorEnabled(h.colour)
-	f := &factory{IO: ios, Version: version, Connect: connectHosts, Getenv: os.Getenv, AfterPlan: h.afterPlan}
+	f := newFactory(ios)
+	f.AfterPlan = h.afterPlan
 	if h.connect != nil {
 		f.Connect = h.connect
 	}

@@ -1,13 +1,17 @@
-package main
+// Package versioncmd is zplan version.
+package versioncmd
 
 import (
 	"fmt"
 	"runtime"
 
 	"github.com/spf13/cobra"
+
+	"github.com/zplan/zplan/internal/cmdutil"
 )
 
-func newCmdVersion(f *factory) *cobra.Command {
+// NewCmdVersion builds zplan version.
+func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the zplan version",

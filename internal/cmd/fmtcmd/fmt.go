@@ -1,4 +1,5 @@
-package main
+// Package fmtcmd is zplan fmt.
+package fmtcmd
 
 import (
 	"bytes"
@@ -15,19 +16,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/internal/textdiff"
 	"github.com/zplan/zplan/iostreams"
+	"github.com/zplan/zplan/views"
 )
 
-// FmtOptions are zplan fmt's inputs.
-type FmtOptions struct {
-	Factory                               *factory
+// Options are zplan fmt's inputs.
+type Options struct {
+	Factory                               *cmdutil.Factory
 	Check, Diff, Recursive, List, NoColor bool
 	Paths                                 []string
 }
 
-func newCmdFmt(f *factory) *cobra.Command {
-	opts := &FmtOptions{Factory: f}
+// NewCmdFmt builds zplan fmt; runF (nil: Run) carries it out.
+func NewCmdFmt(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "fmt [paths...]",
 		Short: "Rewrite configuration files in the canonical layout",
@@ -40,7 +44,10 @@ a syntax error: the file is left alone), 3 with -check when a file needs
 formatting.`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Paths = args
-			return runFmt(opts)
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -52,7 +59,8 @@ formatting.`,
 	return cmd
 }
 
-func runFmt(opts *FmtOptions) error {
+// Run formats (or checks) the files.
+func Run(opts *Options) error {
 	ios := opts.Factory.IO
 	if opts.NoColor {
 		ios.SetColorEnabled(false)
@@ -83,7 +91,7 @@ func runFmt(opts *FmtOptions) error {
 		}
 		formatted, diags := formatChecked(src, name)
 		if diags.HasErrors() {
-			writeDiags(ios, errw, map[string]*hcl.File{name: {Bytes: src}}, diags)
+			views.New(ios, "").Diagnostics(errw, map[string]*hcl.File{name: {Bytes: src}}, diags)
 			failed = true
 			continue
 		}
@@ -110,15 +118,15 @@ func runFmt(opts *FmtOptions) error {
 	}
 	switch {
 	case failed:
-		return errReported
+		return cmdutil.ErrFailed
 	case opts.Check && unformatted:
-		return errUnformatted
+		return cmdutil.ErrUnformatted
 	}
 	return nil
 }
 
 // fmtStdin formats standard input to standard output (or checks it).
-func fmtStdin(opts *FmtOptions) error {
+func fmtStdin(opts *Options) error {
 	ios := opts.Factory.IO
 	src, err := io.ReadAll(ios.In)
 	if err != nil {
@@ -126,8 +134,8 @@ func fmtStdin(opts *FmtOptions) error {
 	}
 	formatted, diags := formatChecked(src, "<stdin>")
 	if diags.HasErrors() {
-		writeDiags(ios, ios.ErrOut, map[string]*hcl.File{"<stdin>": {Bytes: src}}, diags)
-		return errReported
+		views.New(ios, "").Diagnostics(ios.ErrOut, map[string]*hcl.File{"<stdin>": {Bytes: src}}, diags)
+		return cmdutil.ErrFailed
 	}
 	switch {
 	case opts.Diff:
@@ -136,7 +144,7 @@ func fmtStdin(opts *FmtOptions) error {
 		ios.Out.Write(formatted)
 	}
 	if opts.Check && !bytes.Equal(src, formatted) {
-		return errUnformatted
+		return cmdutil.ErrUnformatted
 	}
 	return nil
 }

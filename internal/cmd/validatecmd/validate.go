@@ -1,23 +1,26 @@
-package main
+// Package validatecmd is zplan validate.
+package validatecmd
 
 import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/views"
 )
 
-// ValidateOptions are zplan validate's inputs.
-type ValidateOptions struct {
-	Factory *factory
-	Config  configFlags
-	Output  formatFlags
+// Options are zplan validate's inputs.
+type Options struct {
+	Factory *cmdutil.Factory
+	Config  cmdutil.ConfigFlags
+	Output  cmdutil.FormatFlags
 	NoColor bool
 	Format  views.Format
 }
 
-func newCmdValidate(f *factory) *cobra.Command {
-	opts := &ValidateOptions{Factory: f}
+// NewCmdValidate builds zplan validate; runF (nil: Run) carries it out.
+func NewCmdValidate(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the configuration without contacting any host",
@@ -31,24 +34,28 @@ Exit status: 0 valid (warnings allowed), 1 invalid.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if opts.Format, err = opts.Output.resolve(cmd); err != nil {
+			if opts.Format, err = opts.Output.Resolve(cmd); err != nil {
 				return err
 			}
-			return runValidate(opts)
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
 		},
 	}
-	opts.Config.register(cmd, f.IO)
-	opts.Output.register(cmd, "print the result as JSON (terraform validate -json layout) on stdout")
+	opts.Config.Register(cmd)
+	opts.Output.Register(cmd, "print the result as JSON (terraform validate -json layout) on stdout")
 	cmd.Flags().BoolVar(&opts.NoColor, "no-color", false, "disable colour (also NO_COLOR=1; off when stdout is not a terminal)")
 	return cmd
 }
 
-func runValidate(opts *ValidateOptions) error {
+// Run checks the configuration and shows the result.
+func Run(opts *Options) error {
 	ios := opts.Factory.IO
 	if opts.NoColor {
 		ios.SetColorEnabled(false)
 	}
-	cfg, diags, err := opts.Config.loadConfig()
+	cfg, diags, err := opts.Factory.CheckConfig(&opts.Config)
 	if err != nil {
 		return err
 	}
@@ -56,11 +63,11 @@ func runValidate(opts *ValidateOptions) error {
 	if cfg != nil {
 		files = cfg.Files
 	}
-	if err := views.NewValidate(opts.Format, opts.Factory.view()).Validate(files, diags); err != nil {
+	if err := views.NewValidate(opts.Format, opts.Factory.View()).Validate(files, diags); err != nil {
 		return err
 	}
 	if diags.HasErrors() {
-		return errReported
+		return cmdutil.ErrFailed
 	}
 	return nil
 }

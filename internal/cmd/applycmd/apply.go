@@ -1,4 +1,5 @@
-package main
+// Package applycmd is zplan apply.
+package applycmd
 
 import (
 	"context"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/zplan/zplan/apply"
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/lock"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/planfile"
@@ -29,10 +31,10 @@ func (l *lockFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&l.timeout, "lock-timeout", 0, "how long to wait for a lock another zplan holds (e.g. 5m; 0: fail at once)")
 }
 
-// ApplyOptions are zplan apply's inputs.
-type ApplyOptions struct {
-	Factory     *factory
-	Flags       planFlags
+// Options are zplan apply's inputs.
+type Options struct {
+	Factory     *cmdutil.Factory
+	Flags       cmdutil.PlanFlags
 	Lock        lockFlags
 	AutoApprove bool
 	Parallelism int
@@ -40,8 +42,9 @@ type ApplyOptions struct {
 	Format      views.Format
 }
 
-func newCmdApply(f *factory) *cobra.Command {
-	opts := &ApplyOptions{Factory: f}
+// NewCmdApply builds zplan apply; runF (nil: Run) carries it out.
+func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "apply [PLANFILE]",
 		Short: "Plan, then carry out the actions after confirmation; or carry out a saved plan",
@@ -73,63 +76,67 @@ remove it (zplan force-unlock).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if opts.Format, err = opts.Flags.output.resolve(cmd); err != nil {
+			if opts.Format, err = opts.Flags.Output.Resolve(cmd); err != nil {
 				return err
 			}
 			if len(args) == 1 {
 				opts.PlanFile = args[0]
 			}
-			return runApply(opts)
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
 		},
 	}
-	opts.Flags.register(cmd, f)
+	opts.Flags.Register(cmd)
 	opts.Lock.register(cmd)
 	cmd.Flags().BoolVar(&opts.AutoApprove, "auto-approve", false, "do not ask for confirmation")
 	cmd.Flags().IntVar(&opts.Parallelism, "parallelism", 4, "how many actions may run at once")
 	return cmd
 }
 
-func runApply(opts *ApplyOptions) error {
+// Run plans (or loads the saved plan), confirms, locks and applies.
+func Run(opts *Options) error {
 	f, fl := opts.Factory, &opts.Flags
-	if fl.noColor {
+	if fl.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
-	v := views.NewApply(opts.Format, f.view())
+	v := views.NewApply(opts.Format, f.View())
 	var saved *planfile.File
 	if opts.PlanFile != "" {
-		if fl.now != "" || len(fl.targets) > 0 || fl.explain {
-			return usageError{"-now, -target and -explain apply when planning; a saved plan already has them"}
+		if fl.Now != "" || len(fl.Targets) > 0 || fl.Explain {
+			return cmdutil.UsageError{Msg: "-now, -target and -explain apply when planning; a saved plan already has them"}
 		}
-		if err := fl.config.checkChdir(); err != nil {
+		if err := fl.Config.CheckChdir(); err != nil {
 			return err
 		}
 		var err error
-		if saved, err = planfile.Load(fl.config.path(opts.PlanFile)); err != nil {
+		if saved, err = planfile.Load(fl.Config.Path(opts.PlanFile)); err != nil {
 			return err
 		}
 	}
-	ctx, stop := signalContext()
+	ctx, stop := cmdutil.SignalContext()
 	defer stop()
-	s, err := fl.open(ctx, f)
+	s, err := fl.Open(ctx, f)
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer s.Close()
 	// A saved plan is checked against the configuration before
 	// anything reaches a host, the locks of the pools it names too.
 	if saved != nil {
-		if err := checkSaved(saved, s.cfg, f); err != nil {
+		if err := checkSaved(saved, s.Cfg, f); err != nil {
 			return v.Refused(opts.PlanFile, err)
 		}
 	}
 	// Lock before observing, so the plan is made (or the saved one
 	// checked) while no other apply can change the pools.
 	if opts.Lock.enabled {
-		pools := configPools(s.cfg)
+		pools := configPools(s.Cfg)
 		if saved != nil {
 			pools = planPools(saved.Plan)
 		}
-		release, err := lockPools(ctx, pools, s.hosts, opts.Lock, v)
+		release, err := lockPools(ctx, pools, s.Hosts, opts.Lock, v)
 		if err != nil {
 			return err
 		}
@@ -138,14 +145,14 @@ func runApply(opts *ApplyOptions) error {
 	var p *plan.Plan
 	if saved != nil {
 		p = saved.Plan
-	} else if p, err = s.makePlan(ctx, fl.explain, fl.targets); err != nil {
+	} else if p, err = s.MakePlan(ctx, fl.Explain, fl.Targets); err != nil {
 		return err
 	}
-	if err := v.Plan(p, fl.explain); err != nil {
+	if err := v.Plan(p, fl.Explain); err != nil {
 		return err
 	}
 	if p.Empty() {
-		return planExit(p, false)
+		return cmdutil.PlanExit(p, false)
 	}
 	if saved == nil && !opts.AutoApprove {
 		ok, err := v.Confirm()
@@ -154,22 +161,22 @@ func runApply(opts *ApplyOptions) error {
 		}
 		if !ok {
 			v.Cancelled()
-			return errReported
+			return cmdutil.ErrFailed
 		}
 	}
 	rep := v.Start()
-	res, err := apply.Apply(ctx, p, s.hosts, apply.Options{Parallelism: opts.Parallelism, Reporter: rep, Resume: saved != nil})
+	res, err := apply.Apply(ctx, p, s.Hosts, apply.Options{Parallelism: opts.Parallelism, Reporter: rep, Resume: saved != nil})
 	if err := v.Result(p, res, err, saved != nil); err != nil {
 		return err
 	}
-	return planExit(p, false)
+	return cmdutil.PlanExit(p, false)
 }
 
 // checkSaved refuses a saved plan made by another zplan or for another
 // configuration, and then every action in it that the configuration
 // could not have produced: the file is input, and what apply runs must
 // follow from the configuration, not from whoever last edited the file.
-func checkSaved(saved *planfile.File, cfg *hclspec.Config, f *factory) error {
+func checkSaved(saved *planfile.File, cfg *hclspec.Config, f *cmdutil.Factory) error {
 	if err := saved.Verify(f.Getenv(planfile.KeyEnv)); err != nil {
 		return err
 	}

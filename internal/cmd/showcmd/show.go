@@ -1,23 +1,26 @@
-package main
+// Package showcmd is zplan show.
+package showcmd
 
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/views"
 )
 
-// ShowOptions are zplan show's inputs.
-type ShowOptions struct {
-	Factory  *factory
+// Options are zplan show's inputs.
+type Options struct {
+	Factory  *cmdutil.Factory
 	PlanFile string
-	Output   formatFlags
+	Output   cmdutil.FormatFlags
 	NoColor  bool
 	Format   views.Format
 }
 
-func newCmdShow(f *factory) *cobra.Command {
-	opts := &ShowOptions{Factory: f}
+// NewCmdShow builds zplan show; runF (nil: Run) carries it out.
+func NewCmdShow(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "show PLANFILE",
 		Short: "Show a saved plan (human, JSON for policies, Markdown for PR comments)",
@@ -38,19 +41,23 @@ shell command, e.g. "less"), if it is set.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if opts.Format, err = opts.Output.resolve(cmd); err != nil {
+			if opts.Format, err = opts.Output.Resolve(cmd); err != nil {
 				return err
 			}
 			opts.PlanFile = args[0]
-			return runShow(opts)
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
 		},
 	}
-	opts.Output.register(cmd, "write the plan as one JSON document shaped like terraform show -json")
+	opts.Output.Register(cmd, "write the plan as one JSON document shaped like terraform show -json")
 	cmd.Flags().BoolVar(&opts.NoColor, "no-color", false, "disable colour")
 	return cmd
 }
 
-func runShow(opts *ShowOptions) error {
+// Run renders the saved plan.
+func Run(opts *Options) error {
 	f := opts.Factory
 	if opts.NoColor {
 		f.IO.SetColorEnabled(false)
@@ -65,5 +72,5 @@ func runShow(opts *ShowOptions) error {
 		}
 		defer f.IO.StopPager()
 	}
-	return views.NewShow(opts.Format, f.view()).Show(opts.PlanFile, file)
+	return views.NewShow(opts.Format, f.View()).Show(opts.PlanFile, file)
 }

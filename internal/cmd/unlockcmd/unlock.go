@@ -1,4 +1,5 @@
-package main
+// Package unlockcmd is zplan force-unlock.
+package unlockcmd
 
 import (
 	"fmt"
@@ -6,18 +7,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/lock"
 )
 
-// ForceUnlockOptions are zplan force-unlock's inputs.
-type ForceUnlockOptions struct {
-	Factory *factory
-	Flags   planFlags // -chdir, -config, -var
-	Target  string    // HOST[:POOL]
+// Options are zplan force-unlock's inputs.
+type Options struct {
+	Factory *cmdutil.Factory
+	Flags   cmdutil.PlanFlags // -chdir, -config, -var
+	Target  string            // HOST[:POOL]
 }
 
-func newCmdForceUnlock(f *factory) *cobra.Command {
-	opts := &ForceUnlockOptions{Factory: f}
+// NewCmdForceUnlock builds zplan force-unlock; runF (nil: Run) carries it out.
+func NewCmdForceUnlock(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "force-unlock HOST[:POOL]",
 		Short: "Remove the apply lock of a pool (or of every pool of a host)",
@@ -33,23 +36,27 @@ zplan's hold tags on it are released and the snapshot is left in place.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			return runForceUnlock(opts)
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
 		},
 	}
-	opts.Flags.config.register(cmd, f.IO)
+	opts.Flags.Config.Register(cmd)
 	return cmd
 }
 
-func runForceUnlock(opts *ForceUnlockOptions) error {
-	ctx, stop := signalContext()
+// Run removes the locks.
+func Run(opts *Options) error {
+	ctx, stop := cmdutil.SignalContext()
 	defer stop()
 	hostName, pool, _ := strings.Cut(opts.Target, ":")
-	s, err := opts.Flags.open(ctx, opts.Factory)
+	s, err := opts.Flags.Open(ctx, opts.Factory)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	h := s.hosts[hostName]
+	defer s.Close()
+	h := s.Hosts[hostName]
 	if h == nil {
 		return fmt.Errorf("host %q is not in the configuration", hostName)
 	}
