@@ -62,6 +62,17 @@ type Result struct {
 	AlreadyDone int
 }
 
+// ActionError is what went wrong with one action: Address names the
+// action, Err says why (a *StaleError when it was refused). Its text is
+// "ADDRESS: reason"; callers that need the address use the field.
+type ActionError struct {
+	Address string
+	Err     error
+}
+
+func (e *ActionError) Error() string { return e.Address + ": " + e.Err.Error() }
+func (e *ActionError) Unwrap() error { return e.Err }
+
 // ErrStale marks a refused action whose preconditions no longer hold.
 var ErrStale = errors.New("saved plan is stale")
 
@@ -206,7 +217,7 @@ func (r *runner) finish(e Event) {
 func (r *runner) executeGuarded(a *plan.Action) (e Event) {
 	defer func() {
 		if v := recover(); v != nil {
-			e = Event{Kind: EventFailed, Action: a, Err: fmt.Errorf("%s: internal error (this is a bug in zplan): %v", a.Address, v)}
+			e = Event{Kind: EventFailed, Action: a, Err: &ActionError{Address: a.Address, Err: fmt.Errorf("internal error (this is a bug in zplan): %v", v)}}
 		}
 	}()
 	return r.execute(a)
@@ -218,26 +229,26 @@ func (r *runner) execute(a *plan.Action) Event {
 		done, err = r.alreadyDone(a)
 	}
 	if errors.Is(err, ErrStale) {
-		return Event{Kind: EventRefused, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+		return Event{Kind: EventRefused, Action: a, Err: &ActionError{Address: a.Address, Err: err}}
 	}
 	if err != nil {
-		return Event{Kind: EventFailed, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+		return Event{Kind: EventFailed, Action: a, Err: &ActionError{Address: a.Address, Err: err}}
 	}
 	if done {
 		if a.Kind.IsSend() {
 			// The data arrived; the bookkeeping after it may not have.
 			// Every step of it repeats harmlessly.
 			if err := r.sendBookkeeping(a); err != nil {
-				return Event{Kind: EventFailed, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+				return Event{Kind: EventFailed, Action: a, Err: &ActionError{Address: a.Address, Err: err}}
 			}
 		}
 		return Event{Kind: EventDone, Action: a, AlreadyDone: true}
 	}
 	if err := r.checkPreconditions(a); err != nil {
-		return Event{Kind: EventRefused, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+		return Event{Kind: EventRefused, Action: a, Err: &ActionError{Address: a.Address, Err: err}}
 	}
 	if err := r.do(a); err != nil {
-		return Event{Kind: EventFailed, Action: a, Err: fmt.Errorf("%s: %w", a.Address, err)}
+		return Event{Kind: EventFailed, Action: a, Err: &ActionError{Address: a.Address, Err: err}}
 	}
 	return Event{Kind: EventDone, Action: a}
 }

@@ -79,7 +79,7 @@ exec "$@"
 		t.Fatalf("plan sends on the edge with a forged token:\n%s", out)
 	}
 	out, _ = z.zplan("apply", "-auto-approve")
-	if strings.Contains(out, "sending...") {
+	if sent(out) {
 		t.Errorf("apply sent with a forged token:\n%s", out)
 	}
 	if exists(t, l, tds+"@"+next) {

@@ -396,6 +396,13 @@ func lastSentBytes(out, addrPart string) int64 {
 	return best
 }
 
+// sent reports whether apply's progress started a send: "sending..."
+// for a full or incremental one, "resuming send..." for a resume (the
+// progress verbs of plan's kinds table).
+func sent(out string) bool {
+	return strings.Contains(out, "sending...") || strings.Contains(out, "resuming send...")
+}
+
 // countLines counts output lines containing all of parts.
 func countLines(out string, parts ...string) int {
 	n := 0

@@ -7,8 +7,13 @@ import (
 	"github.com/zplan/zplan/drift"
 )
 
+// DriftHuman writes a drift report without colour (see Styles.DriftHuman).
+func DriftHuman(w io.Writer, r *drift.Report) { Plain.DriftHuman(w, r) }
+
 // DriftHuman writes a drift report for a terminal or a job log.
-func DriftHuman(w io.Writer, r *drift.Report) {
+func (st *Styles) DriftHuman(w io.Writer, r *drift.Report) {
+	st = st.orPlain()
+	bold, faint, yellow, red := st.Bold, st.Faint, st.Yellow, st.Red
 	if len(r.Findings) == 0 {
 		bold.Fprintf(w, "No drift. The hosts match the configuration (checked %s).\n", r.Time.Format("2006-01-02T15:04:05Z"))
 		return

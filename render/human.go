@@ -12,18 +12,15 @@ import (
 	"github.com/zplan/zplan/plan"
 )
 
-var (
-	green  = color.New(color.FgGreen)
-	red    = color.New(color.FgRed)
-	yellow = color.New(color.FgYellow)
-	bold   = color.New(color.Bold)
-	faint  = color.New(color.Faint)
-)
+// Human writes the plan without colour (see Styles.Human).
+func Human(w io.Writer, p *plan.Plan, explain bool) { Plain.Human(w, p, explain) }
 
 // Human writes the plan in terraform's style: actions in execution order
 // under a header per host and dataset, each with its reason, then the
 // conflicts and a summary line.
-func Human(w io.Writer, p *plan.Plan, explain bool) {
+func (st *Styles) Human(w io.Writer, p *plan.Plan, explain bool) {
+	st = st.orPlain()
+	bold, red, faint := st.Bold, st.Red, st.Faint
 	if p.Empty() && len(p.Conflicts) == 0 {
 		bold.Fprintln(w, "No changes. The hosts match the configuration.")
 		explainKept(w, p, explain)
@@ -38,7 +35,7 @@ func Human(w io.Writer, p *plan.Plan, explain bool) {
 				faint.Fprintf(w, "  # %s\n", hdr)
 				last = hdr
 			}
-			action(w, a)
+			st.action(w, a)
 		}
 		fmt.Fprintln(w)
 	}
@@ -75,17 +72,35 @@ func SummaryLine(p *plan.Plan) string {
 	return line + "."
 }
 
-func action(w io.Writer, a *plan.Action) {
+// mark is the symbol and colour of a kind's lines: + create, - delete,
+// ~ update, from its change action; a send is ~ (data moves into an
+// existing dataset) though it creates a snapshot on the target.
+func (st *Styles) mark(k plan.Kind) (string, *color.Color) {
+	info, _ := k.Info()
+	switch {
+	case info.Class == plan.ClassSend || info.Change == plan.ChangeUpdate:
+		return "~", st.Yellow
+	case info.Change == plan.ChangeDelete:
+		return "-", st.Red
+	}
+	return "+", st.Green
+}
+
+// action writes a's lines. Each kind of plan.Kinds() has its wording
+// here; TestEveryKindRenders fails for one that falls to the default.
+func (st *Styles) action(w io.Writer, a *plan.Action) {
+	sym, c := st.mark(a.Kind)
+	faint := st.Faint
 	switch a.Kind {
 	case plan.KindSnapshot:
 		for _, d := range a.Datasets {
-			green.Fprintf(w, "  + snapshot %s@%s\n", d, a.Snapshots[0].Name)
+			c.Fprintf(w, "  %s snapshot %s@%s\n", sym, d, a.Snapshots[0].Name)
 		}
 		if len(a.Datasets) > 1 {
 			faint.Fprintf(w, "      (one atomic zfs snapshot for all %d datasets)\n", len(a.Datasets))
 		}
 	case plan.KindCreatePlaceholder:
-		green.Fprintf(w, "  + create %s (placeholder)\n", a.Dataset)
+		c.Fprintf(w, "  %s create %s (placeholder)\n", sym, a.Dataset)
 	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
 		s := a.Send
 		var how string
@@ -100,34 +115,34 @@ func action(w io.Writer, a *plan.Action) {
 		if len(s.Flags) > 0 {
 			how += ", " + strings.Join(s.Flags, " ")
 		}
-		yellow.Fprintf(w, "  ~ send %s@%s -> %s:%s (%s, ~%s)\n", s.SourceDataset, s.To, s.TargetHost, s.TargetDataset, how, plan.HumanBytes(a.Estimate))
+		c.Fprintf(w, "  %s send %s@%s -> %s:%s (%s, ~%s)\n", sym, s.SourceDataset, s.To, s.TargetHost, s.TargetDataset, how, plan.HumanBytes(a.Estimate))
 	case plan.KindDestroy:
 		for _, s := range a.Snapshots {
-			red.Fprintf(w, "  - destroy %s@%s", a.Dataset, s.Name)
+			c.Fprintf(w, "  %s destroy %s@%s", sym, a.Dataset, s.Name)
 			faint.Fprintf(w, " (frees ~%s)\n", plan.HumanBytes(s.Bytes))
 			fmt.Fprintf(w, "      %s\n", s.Reason)
 		}
 		return
 	case plan.KindRollback:
 		for _, s := range a.Snapshots {
-			red.Fprintf(w, "  - destroy %s@%s", a.Dataset, s.Name)
+			c.Fprintf(w, "  %s destroy %s@%s", sym, a.Dataset, s.Name)
 			faint.Fprintf(w, " (frees ~%s)\n", plan.HumanBytes(s.Bytes))
 		}
-		red.Fprintf(w, "  ~ rollback %s to @%s (discards what was written since)\n", a.Dataset, a.Bookmark)
+		c.Fprintf(w, "  ~ rollback %s to @%s (discards what was written since)\n", a.Dataset, a.Bookmark)
 	case plan.KindDestroyBookmark:
-		red.Fprintf(w, "  - destroy bookmark %s#%s\n", a.Dataset, a.Bookmark)
+		c.Fprintf(w, "  %s destroy bookmark %s#%s\n", sym, a.Dataset, a.Bookmark)
 	case plan.KindBookmark:
-		green.Fprintf(w, "  + bookmark %s@%s as #%s\n", a.Dataset, a.Snapshots[0].Name, a.Bookmark)
+		c.Fprintf(w, "  %s bookmark %s@%s as #%s\n", sym, a.Dataset, a.Snapshots[0].Name, a.Bookmark)
 	case plan.KindHold:
 		for _, s := range a.Snapshots {
-			green.Fprintf(w, "  + hold %s on %s@%s\n", a.Tag, a.Dataset, s.Name)
+			c.Fprintf(w, "  %s hold %s on %s@%s\n", sym, a.Tag, a.Dataset, s.Name)
 		}
 	case plan.KindRelease:
 		for _, s := range a.Snapshots {
-			red.Fprintf(w, "  - release %s on %s@%s\n", a.Tag, a.Dataset, s.Name)
+			c.Fprintf(w, "  %s release %s on %s@%s\n", sym, a.Tag, a.Dataset, s.Name)
 		}
 	case plan.KindAbortResume:
-		red.Fprintf(w, "  - abort interrupted receive on %s\n", a.Dataset)
+		c.Fprintf(w, "  %s abort interrupted receive on %s\n", sym, a.Dataset)
 	default:
 		fmt.Fprintf(w, "  ? %s %s\n", a.Kind, a.Address)
 	}

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fatih/color"
-
 	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/plan"
 )
@@ -49,17 +47,20 @@ func Markdown(w io.Writer, p *plan.Plan) error {
 		}
 		return rows[h][d]
 	}
+	// A row per dataset, its columns the kinds table's classes: what a
+	// send adds counts on its target, what destroys snapshots in Destroy.
 	for _, a := range p.Actions {
+		info, _ := a.Kind.Info()
 		switch {
-		case a.Kind == plan.KindSnapshot:
+		case info.Class == plan.ClassCreate && a.Kind == plan.KindSnapshot:
 			for _, d := range a.Datasets {
 				get(a.Host, d).create++
 			}
-		case a.Kind == plan.KindCreatePlaceholder:
+		case info.Class == plan.ClassCreate:
 			get(a.Host, a.Dataset).create++
-		case a.Kind.IsSend():
+		case info.Class == plan.ClassSend && a.Send != nil:
 			get(a.Send.TargetHost, a.Send.TargetDataset).send++
-		case a.Kind.DestroysSnapshots():
+		case info.DestroysSnapshots:
 			get(a.Host, a.Dataset).destroy += len(a.Snapshots)
 		default:
 			get(a.Host, a.Dataset).other++
@@ -89,26 +90,25 @@ func Markdown(w io.Writer, p *plan.Plan) error {
 		head.WriteString("\n")
 	}
 	var full bytes.Buffer
-	withoutColor(func() { Human(&full, p, len(p.Kept) > 0) })
+	Plain.Human(&full, p, len(p.Kept) > 0)
 	return writeWithDetails(w, head.Bytes(), fmt.Sprintf("Full plan (%d actions)", len(p.Actions)), full.String())
 }
 
 func destroyBanner(p *plan.Plan) string {
-	var snaps, bms, aborts int
+	var snaps, aborts int
 	var freed int64
 	where := map[string]bool{}
 	for _, a := range p.Actions {
+		info, _ := a.Kind.Info()
 		switch {
-		case a.Kind.DestroysSnapshots():
+		case info.DestroysSnapshots:
 			snaps += len(a.Snapshots)
 			for _, s := range a.Snapshots {
 				freed += s.Bytes
 			}
 			where[a.Host+":"+a.Dataset] = true
-		case a.Kind == plan.KindDestroyBookmark:
-			bms++
-		case a.Kind == plan.KindAbortResume:
-			aborts++
+		case info.Object == plan.ObjectReceiveState && info.Change == plan.ChangeDelete:
+			aborts++ // a partial receive's data is gone
 			where[a.Host+":"+a.Dataset] = true
 		}
 	}
@@ -166,13 +166,6 @@ func truncateMiddle(s string, limit int) string {
 	return s[:headEnd] + fmt.Sprintf("\n... %d lines (%d characters) omitted; run zplan show on the saved plan for all of it ...\n\n", strings.Count(omitted, "\n"), len(omitted)) + s[tailStart:]
 }
 
-func withoutColor(f func()) {
-	old := color.NoColor
-	color.NoColor = true
-	defer func() { color.NoColor = old }()
-	f()
-}
-
 func mdEscape(s string) string {
 	r := strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;", "\n", " ")
 	return r.Replace(s)
@@ -220,7 +213,7 @@ func DriftMarkdown(w io.Writer, r *drift.Report) error {
 		head.WriteString("\n")
 	}
 	var full bytes.Buffer
-	withoutColor(func() { DriftHuman(&full, r) })
+	Plain.DriftHuman(&full, r)
 	return writeWithDetails(w, head.Bytes(), fmt.Sprintf("Full drift report (%d findings)", len(r.Findings)), full.String())
 }
 

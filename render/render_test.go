@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fatih/color"
-
 	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/plan"
 )
@@ -79,7 +77,6 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestGolden(t *testing.T) {
-	color.NoColor = true
 	var b bytes.Buffer
 	Human(&b, samplePlan(), false)
 	golden(t, "plan.human.golden", b.Bytes())

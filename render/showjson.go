@@ -64,9 +64,11 @@ type ShowSummary struct {
 
 // ResourceChange is one object created, deleted or updated.
 //
-// type is one of zfs_snapshot, zfs_send, zfs_hold, zfs_bookmark,
-// zfs_dataset (a placeholder parent), zfs_receive_state (an interrupted
-// receive that is resumed or aborted). change.actions is ["create"],
+// type is the kind's object in plan's kinds table: zfs_snapshot,
+// zfs_send, zfs_hold, zfs_bookmark, zfs_dataset (a placeholder parent),
+// zfs_receive_state (an interrupted receive that is aborted) or
+// zfs_rollback (a target rolled back; the snapshots it destroys are
+// zfs_snapshot deletes of their own). change.actions is ["create"],
 // ["delete"] or ["update"] (a resumed send continues an existing partial
 // receive). before/after hold the object's attributes (null when it does
 // not exist on that side). action_address is the plan action the change
@@ -107,42 +109,33 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 		d.Actions = []*plan.Action{}
 	}
 	s := &d.Summary
-	add := func(a *plan.Action, typ, name, dataset, action, reason string, before, after map[string]any) *ResourceChange {
+	add := func(a *plan.Action, typ plan.Object, name, dataset string, action plan.Change, reason string, before, after map[string]any) *ResourceChange {
 		d.ResourceChanges = append(d.ResourceChanges, ResourceChange{
-			Address: fmt.Sprintf("%s.%s[%q]", typ, a.Host, name), Type: typ, Name: name, Host: a.Host, Dataset: dataset,
+			Address: fmt.Sprintf("%s.%s[%q]", typ, a.Host, name), Type: string(typ), Name: name, Host: a.Host, Dataset: dataset,
 			ActionAddress: a.Address, ActionKind: string(a.Kind),
-			Change:       Change{Actions: []string{action}, Before: before, After: after},
+			Change:       Change{Actions: []string{string(action)}, Before: before, After: after},
 			ActionReason: reason, DependsOn: a.DependsOn,
 		})
 		return &d.ResourceChanges[len(d.ResourceChanges)-1]
 	}
 	for _, a := range p.Actions {
+		info, _ := a.Kind.Info()
+		// The resource changes of each kind: its object (info.Object)
+		// with its change action, and for a kind that destroys snapshots
+		// one zfs_snapshot delete per snapshot.
 		switch a.Kind {
 		case plan.KindSnapshot:
 			for _, ds := range a.Datasets {
-				n := ds + "@" + a.Snapshots[0].Name
-				add(a, "zfs_snapshot", n, ds, "create", a.Reason, nil, map[string]any{
+				add(a, info.Object, ds+"@"+a.Snapshots[0].Name, ds, info.Change, a.Reason, nil, map[string]any{
 					"host": a.Host, "dataset": ds, "snapshot": a.Snapshots[0].Name, "atomic_with": a.Datasets})
-				s.Create++
 			}
-		case plan.KindDestroy, plan.KindRollback:
-			if a.Kind == plan.KindRollback {
-				add(a, "zfs_rollback", a.Dataset+"@"+a.Bookmark, a.Dataset, "delete", a.Reason,
-					map[string]any{"host": a.Host, "dataset": a.Dataset}, map[string]any{"host": a.Host, "dataset": a.Dataset, "rolled_back_to": a.Bookmark})
-			}
-			for _, sn := range a.Snapshots {
-				rc := add(a, "zfs_snapshot", a.Dataset+"@"+sn.Name, a.Dataset, "delete", sn.Reason, map[string]any{
-					"host": a.Host, "dataset": a.Dataset, "snapshot": sn.Name, "guid": sn.GUID, "bytes": sn.Bytes}, nil)
-				rc.Rule = sn.Rule
-				s.DestroySnapshots++
-				s.DestroyBytes += sn.Bytes
-			}
+		case plan.KindRollback:
+			add(a, info.Object, a.Dataset+"@"+a.Bookmark, a.Dataset, info.Change, a.Reason,
+				map[string]any{"host": a.Host, "dataset": a.Dataset}, map[string]any{"host": a.Host, "dataset": a.Dataset, "rolled_back_to": a.Bookmark})
+		case plan.KindDestroy:
+			// only the snapshots below
 		case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
 			sd := a.Send
-			action := "create"
-			if a.Kind == plan.KindSendResume {
-				action = "update"
-			}
 			after := map[string]any{
 				"edge": sd.Edge, "source_host": sd.SourceHost, "source_dataset": sd.SourceDataset,
 				"from": sd.From, "from_guid": sd.FromGUID, "to": sd.To, "to_guid": sd.ToGUID,
@@ -153,36 +146,34 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 			if sd.Token != "" {
 				before = map[string]any{"target_host": sd.TargetHost, "target_dataset": sd.TargetDataset, "resume_token": true}
 			}
-			add(a, "zfs_send", sd.SourceDataset+"@"+sd.To+"->"+sd.TargetHost+":"+sd.TargetDataset, a.Dataset, action, a.Reason, before, after)
-			s.Send++
-			s.SendBytes += a.Estimate
+			add(a, info.Object, sd.SourceDataset+"@"+sd.To+"->"+sd.TargetHost+":"+sd.TargetDataset, a.Dataset, info.Change, a.Reason, before, after)
 		case plan.KindHold, plan.KindRelease:
 			for _, sn := range a.Snapshots {
 				attrs := map[string]any{"host": a.Host, "dataset": a.Dataset, "snapshot": sn.Name, "guid": sn.GUID, "tag": a.Tag}
-				if a.Kind == plan.KindHold {
-					add(a, "zfs_hold", a.Dataset+"@"+sn.Name+"/"+a.Tag, a.Dataset, "create", a.Reason, nil, attrs)
-				} else {
-					add(a, "zfs_hold", a.Dataset+"@"+sn.Name+"/"+a.Tag, a.Dataset, "delete", a.Reason, attrs, nil)
-				}
-				s.HoldChanges++
+				before, after := beforeAfter(info.Change, attrs)
+				add(a, info.Object, a.Dataset+"@"+sn.Name+"/"+a.Tag, a.Dataset, info.Change, a.Reason, before, after)
 			}
 		case plan.KindBookmark:
-			add(a, "zfs_bookmark", a.Dataset+"#"+a.Bookmark, a.Dataset, "create", a.Reason, nil, map[string]any{
+			add(a, info.Object, a.Dataset+"#"+a.Bookmark, a.Dataset, info.Change, a.Reason, nil, map[string]any{
 				"host": a.Host, "dataset": a.Dataset, "bookmark": a.Bookmark, "snapshot": a.Snapshots[0].Name, "guid": a.Snapshots[0].GUID})
-			s.BookmarkChanges++
 		case plan.KindDestroyBookmark:
-			add(a, "zfs_bookmark", a.Dataset+"#"+a.Bookmark, a.Dataset, "delete", a.Reason, map[string]any{
+			add(a, info.Object, a.Dataset+"#"+a.Bookmark, a.Dataset, info.Change, a.Reason, map[string]any{
 				"host": a.Host, "dataset": a.Dataset, "bookmark": a.Bookmark}, nil)
-			s.DestroyBookmarks++
 		case plan.KindAbortResume:
-			add(a, "zfs_receive_state", a.Dataset, a.Dataset, "delete", a.Reason, map[string]any{"host": a.Host, "dataset": a.Dataset}, nil)
-			s.AbortedReceives++
+			add(a, info.Object, a.Dataset, a.Dataset, info.Change, a.Reason, map[string]any{"host": a.Host, "dataset": a.Dataset}, nil)
 		case plan.KindCreatePlaceholder:
-			add(a, "zfs_dataset", a.Dataset, a.Dataset, "create", a.Reason, nil, map[string]any{"host": a.Host, "dataset": a.Dataset, "placeholder": true})
-			s.Create++
+			add(a, info.Object, a.Dataset, a.Dataset, info.Change, a.Reason, nil, map[string]any{"host": a.Host, "dataset": a.Dataset, "placeholder": true})
 		default:
-			add(a, "zfs_"+string(a.Kind), a.Address, a.Dataset, "update", a.Reason, nil, nil)
+			add(a, info.Object, a.Address, a.Dataset, info.Change, a.Reason, nil, nil)
 		}
+		if info.DestroysSnapshots {
+			for _, sn := range a.Snapshots {
+				rc := add(a, plan.ObjectSnapshot, a.Dataset+"@"+sn.Name, a.Dataset, plan.ChangeDelete, sn.Reason, map[string]any{
+					"host": a.Host, "dataset": a.Dataset, "snapshot": sn.Name, "guid": sn.GUID, "bytes": sn.Bytes}, nil)
+				rc.Rule = sn.Rule
+			}
+		}
+		s.count(a, info)
 	}
 	s.Conflicts = len(p.Conflicts)
 	s.TotalChangeCount = len(d.ResourceChanges)
@@ -191,6 +182,48 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 	s.DestroysSnapshots = s.DestroySnapshots > 0
 	s.HasDestroys = s.DestroySnapshots > 0 || s.DestroyBookmarks > 0
 	return d
+}
+
+// count adds a's objects to the summary by its row in the kinds table.
+func (s *ShowSummary) count(a *plan.Action, info plan.KindInfo) {
+	n := 1
+	if info.CountsSnapshots {
+		n = len(a.Snapshots)
+		if a.Kind == plan.KindSnapshot {
+			n = len(a.Datasets) // one snapshot name, taken of each dataset
+		}
+	}
+	switch {
+	case info.Class == plan.ClassCreate:
+		s.Create += n
+	case info.Class == plan.ClassSend:
+		s.Send++
+		s.SendBytes += a.Estimate
+	case info.DestroysSnapshots:
+		s.DestroySnapshots += len(a.Snapshots)
+		for _, sn := range a.Snapshots {
+			s.DestroyBytes += sn.Bytes
+		}
+	case info.DestroysBookmark:
+		s.DestroyBookmarks++
+	case info.Object == plan.ObjectHold:
+		s.HoldChanges += len(a.Snapshots)
+	case info.Object == plan.ObjectBookmark:
+		s.BookmarkChanges++
+	case info.Object == plan.ObjectReceiveState && info.Change == plan.ChangeDelete:
+		s.AbortedReceives++
+	}
+}
+
+// beforeAfter puts attrs on the side of a change where the object exists.
+func beforeAfter(c plan.Change, attrs map[string]any) (before, after map[string]any) {
+	switch c {
+	case plan.ChangeCreate:
+		return nil, attrs
+	case plan.ChangeDelete:
+		return attrs, nil
+	}
+	return attrs, attrs
 }
 
 // ShowJSON writes the show document, indented.

@@ -59,15 +59,11 @@ func (s *Stream) Diagnostic(severity, summary, detail string) {
 	s.Emit(level, "diagnostic", summary, map[string]any{"diagnostic": map[string]any{"severity": severity, "summary": summary, "detail": detail}})
 }
 
-// ChangeAction is the terraform-style verb of an action kind.
+// ChangeAction is the terraform-style change action of a kind (create,
+// update, delete), from the kinds table.
 func ChangeAction(k plan.Kind) string {
-	switch k {
-	case plan.KindDestroy, plan.KindRollback, plan.KindDestroyBookmark, plan.KindRelease, plan.KindAbortResume:
-		return "delete"
-	case plan.KindSendResume:
-		return "update"
-	}
-	return "create"
+	info, _ := k.Info()
+	return string(info.Change)
 }
 
 // Resource identifies an action in stream events.

@@ -173,13 +173,11 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("show of a missing file: exit %d, want 1", code)
 	}
 	// A crash must never look like "changes" (2).
-	testHookAfterPlan = func() { panic("forced test panic") }
-	defer func() { testHookAfterPlan = nil }()
-	_, errOut, code := runCmdline(t, "plan", "-chdir", dir, t0, "-detailed-exitcode")
+	crash := harness{connect: fakeConnect, afterPlan: func() { panic("forced test panic") }}
+	_, errOut, code := runWith(t, crash, "plan", "-chdir", dir, t0, "-detailed-exitcode")
 	if code != 11 || !strings.Contains(errOut, "zplan crashed: forced test panic") || !strings.Contains(errOut, "goroutine") {
 		t.Fatalf("forced panic: exit %d\n%s", code, errOut)
 	}
-	testHookAfterPlan = nil
 	mustApply(t, dir, t0)
 	if _, _, code := runCmdline(t, "plan", "-chdir", dir, t0, "-detailed-exitcode"); code != 0 {
 		t.Errorf("converged plan: exit %d, want 0", code)
@@ -245,7 +243,7 @@ func TestJSONStreams(t *testing.T) {
 }
 
 func TestShowFormatsAndPolicy(t *testing.T) {
-	policy, err := filepath.Abs("testdata/policy/max_destroy.jq") // before runCmdline changes directory
+	policy, err := filepath.Abs("testdata/policy/max_destroy.jq")
 	if err != nil {
 		t.Fatal(err)
 	}

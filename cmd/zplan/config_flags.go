@@ -3,41 +3,32 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
-	"github.com/fatih/color"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/spf13/cobra"
 
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/iostreams"
+	"github.com/zplan/zplan/views"
 )
 
-// configFlags are the flags every command that reads the configuration
-// shares: -chdir, -config and -var.
+// configFlags are the values of the flags every command that reads the
+// configuration shares (-chdir, -config and -var: cmdutil.ConfigFlags
+// registers them), and the streams for its diagnostics.
 type configFlags struct {
 	chdir  string
 	config string
 	vars   []string
-	cmd    *cobra.Command
+	io     *iostreams.IOStreams
 }
 
-func (f *configFlags) register(cmd *cobra.Command) {
-	f.cmd = cmd
-	fl := cmd.Flags()
-	fl.StringVar(&f.chdir, "chdir", "", "switch to this directory before doing anything else (relative paths then start there)")
-	fl.StringVar(&f.config, "config", ".", "configuration directory (every *.hcl file in it) or single file")
-	fl.StringArrayVar(&f.vars, "var", nil, "set an input variable, name=value (repeatable; wins over ZPLAN_VAR_name and the default)")
-}
-
-// loadDiags changes directory as -chdir says and loads the configuration.
+// loadDiags loads the configuration, its path resolved against -chdir
+// (use loadConfig, which also resolves what the files name).
 // err is for problems outside the configuration (a bad -var, a missing
 // -chdir directory); the configuration's own problems are in diags.
 func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
-	if f.chdir != "" {
-		if err := os.Chdir(f.chdir); err != nil {
-			return nil, nil, fmt.Errorf("-chdir: %w", err)
-		}
+	if err := f.checkChdir(); err != nil {
+		return nil, nil, err
 	}
 	vars := map[string]string{}
 	for _, kv := range f.vars {
@@ -51,6 +42,7 @@ func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
 	if path == "" {
 		path = "."
 	}
+	path = f.path(path)
 	cfg, diags := hclspec.Load(path, hclspec.WithVars(vars))
 	return cfg, diags, nil
 }
@@ -58,7 +50,7 @@ func (f *configFlags) loadDiags() (*hclspec.Config, hcl.Diagnostics, error) {
 // load loads the configuration, prints its diagnostics (warnings too) to
 // stderr with source snippets, and fails with exit status 1 on errors.
 func (f *configFlags) load() (*hclspec.Config, error) {
-	cfg, diags, err := f.loadDiags()
+	cfg, diags, err := f.loadConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -67,26 +59,15 @@ func (f *configFlags) load() (*hclspec.Config, error) {
 		if cfg != nil {
 			files = cfg.Files
 		}
-		writeDiags(f.stderr(), files, diags)
+		writeDiags(f.io, f.io.ErrOut, files, diags)
 	}
 	if diags.HasErrors() {
-		return nil, exitError{1}
+		return nil, errReported
 	}
 	return cfg, nil
 }
 
-func (f *configFlags) stderr() io.Writer {
-	if f.cmd != nil {
-		return f.cmd.ErrOrStderr()
-	}
-	return os.Stderr
-}
-
-// writeDiags renders diagnostics in colour unless colour is off
-// (-no-color, NO_COLOR, or output that is not a terminal: fatih/color
-// decides the last two when the program starts).
-func writeDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	if err := hclspec.WriteDiagnostics(w, files, diags, 0, !color.NoColor); err != nil {
-		fmt.Fprintln(w, diags.Error())
-	}
+// writeDiags renders diagnostics, in colour when the streams are.
+func writeDiags(s *iostreams.IOStreams, w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	views.New(s, "").Diagnostics(w, files, diags)
 }

@@ -74,26 +74,3 @@ func TestFmtSingleFileThenCheckIsClean(t *testing.T) {
 		t.Fatalf("second check exit %d, output %q", code, out)
 	}
 }
-
-func TestUnifiedDiff(t *testing.T) {
-	cases := []struct {
-		name string
-		a, b string
-		want string
-	}{
-		{"equal", "a\nb\n", "a\nb\n", "--- f\n+++ f\n"},
-		{"change in middle", "1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\n3\n4\nX\n6\n7\n8\n9\n",
-			"--- f\n+++ f\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+X\n 6\n 7\n 8\n"},
-		{"insert at start", "b\n", "a\nb\n", "--- f\n+++ f\n@@ -1 +1,2 @@\n+a\n b\n"},
-		{"delete all", "a\n", "", "--- f\n+++ f\n@@ -1 +0,0 @@\n-a\n"},
-		{"two hunks", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n", "X\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\nY\n",
-			"--- f\n+++ f\n@@ -1,4 +1,4 @@\n-1\n+X\n 2\n 3\n 4\n@@ -9,4 +9,4 @@\n 9\n 10\n 11\n-12\n+Y\n"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := unifiedDiff("f", []byte(tc.a), []byte(tc.b)); got != tc.want {
-				t.Fatalf("got\n%s\nwant\n%s", got, tc.want)
-			}
-		})
-	}
-}

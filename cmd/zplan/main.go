@@ -1,92 +1,42 @@
 // Command zplan plans and applies ZFS snapshots, replication and retention
-// from HCL files, in the manner of terraform plan/apply.
+// from HCL files, in the manner of terraform plan/apply. The commands are
+// in internal/cmd/..., built by internal/cmd/root from a factory.
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
-	"runtime/debug"
-	"strings"
 
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/internal/cmd/root"
+	"github.com/zplan/zplan/internal/cmdutil"
+	"github.com/zplan/zplan/iostreams"
 )
 
 // version is set by the linker (-X main.version=...).
 var version = "0.1.0-dev"
 
-// exitError carries an exit code up to main without printing again.
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
-var rootCmd = &cobra.Command{
-	Use:   "zplan",
-	Short: "Declarative ZFS snapshots, replication and retention",
-	Long: `zplan reads HCL files that declare which ZFS datasets get snapshots on
-which schedule, where they replicate and how long they live, observes the
-hosts, and shows (plan) or carries out (apply) the difference.`,
-	SilenceUsage:  true,
-	SilenceErrors: true,
-}
+// errReported ends a command whose error has been shown (exit 1).
+var errReported = cmdutil.ErrFailed
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(int(run(os.Args[1:], newFactory(iostreams.System()))))
 }
 
-// crashExit is the exit status after a panic: distinct from 1 (error)
-// and 2 (changes), so a pipeline never mistakes a crash for a plan.
-const crashExit = 11
+func run(args []string, f *cmdutil.Factory) cmdutil.ExitCode { return root.Run(args, f) }
 
-func run(args []string) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			fmt.Fprintf(rootCmd.ErrOrStderr(), "\nzplan crashed: %v\n\nThis is a bug in zplan; please report it with the text below.\nzplan %s, args %q\n\n%s\n", r, version, args, debug.Stack())
-			code = crashExit
-		}
-	}()
-	rootCmd.SetArgs(terraformStyleFlags(rootCmd, args))
-	err := rootCmd.Execute()
-	var ee exitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.code
-	default:
-		fmt.Fprintln(rootCmd.ErrOrStderr(), "Error:", err)
-		return 1
+// newFactory is the factory of a run on streams s: real hosts, the
+// process environment, the configuration loaded by configFlags.
+func newFactory(s *iostreams.IOStreams) *cmdutil.Factory {
+	cf := func(c *cmdutil.ConfigFlags) *configFlags {
+		return &configFlags{chdir: c.Chdir, config: c.Config, vars: c.Vars, io: s}
 	}
-}
-
-// terraformStyleFlags rewrites "-name" and "-name=value" to "--name..."
-// for every long flag zplan knows, so users can type flags the way they
-// do with terraform (zplan plan -chdir dir) as well as the GNU way.
-func terraformStyleFlags(root *cobra.Command, args []string) []string {
-	long := map[string]bool{}
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		visit := func(f *pflag.Flag) { long[f.Name] = true }
-		c.Flags().VisitAll(visit)
-		c.PersistentFlags().VisitAll(visit)
-		for _, sub := range c.Commands() {
-			walk(sub)
-		}
+	return &cmdutil.Factory{
+		IO: s, Version: version, Connect: cmdutil.ConnectHosts, Getenv: os.Getenv,
+		LoadConfig: func(c *cmdutil.ConfigFlags) (*hclspec.Config, error) { return cf(c).load() },
+		CheckConfig: func(c *cmdutil.ConfigFlags) (*hclspec.Config, hcl.Diagnostics, error) {
+			return cf(c).loadConfig()
+		},
 	}
-	walk(root)
-	out := make([]string, 0, len(args))
-	for i, a := range args {
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
-			name, _, _ := strings.Cut(a[1:], "=")
-			if len(name) > 1 && long[name] {
-				a = "-" + a
-			}
-		}
-		out = append(out, a)
-	}
-	return out
 }

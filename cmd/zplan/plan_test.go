@@ -43,15 +43,14 @@ func useFakeHosts(t *testing.T) *zfsfake.World {
 	src.Create("tank/data", zfsfake.Opts{})
 	src.Write("tank/data", 1<<20)
 	dst.CreatePool("backup")
-	old := connect
-	connect = func(_ context.Context, cfg *hclspec.Config) (map[string]remote.Host, func(), error) {
+	fakeConnect = func(_ context.Context, cfg *hclspec.Config) (map[string]remote.Host, func(), error) {
 		hosts := map[string]remote.Host{}
 		for _, h := range cfg.Hosts {
 			hosts[h.Name] = w.Host(h.Name)
 		}
 		return hosts, func() {}, nil
 	}
-	t.Cleanup(func() { connect = old })
+	t.Cleanup(func() { fakeConnect = nil })
 	return w
 }
 
@@ -87,9 +86,7 @@ func TestPlanApplyPlan(t *testing.T) {
 func TestApplyAsksForYes(t *testing.T) {
 	w := useFakeHosts(t)
 	dir := writeConfig(t, map[string]string{"main.zplan.hcl": fakeConfig})
-	rootCmd.SetIn(strings.NewReader("no\n"))
-	defer rootCmd.SetIn(nil)
-	out, _, code := runCmdline(t, "apply", "-chdir", dir, "-now=2026-11-22T12:00:00Z")
+	out, _, code := runWith(t, harness{stdin: "no\n", connect: fakeConnect}, "apply", "-chdir", dir, "-now=2026-11-22T12:00:00Z")
 	if code != 1 || !strings.Contains(out, "Only 'yes' will be accepted") || !strings.Contains(out, "Apply cancelled.") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}

@@ -8,40 +8,50 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fatih/color"
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-
 	"github.com/zplan/zplan/hclspec"
+	"github.com/zplan/zplan/internal/cmdutil"
+	"github.com/zplan/zplan/iostreams"
+	"github.com/zplan/zplan/views"
 )
 
-// runCmdline runs zplan in-process as main would, with flags reset to
-// their defaults first (cobra keeps flag values between executions).
+// harness is what a test changes about one run of zplan: its
+// standard input, its hosts and a hook after planning.
+type harness struct {
+	stdin     string
+	connect   cmdutil.ConnectFunc
+	afterPlan func()
+	colour    bool // streams that colour, as a terminal's would
+}
+
+// fakeConnect is the in-memory hosts useFakeHosts set up for the
+// running test (nil: the real cmdutil.ConnectHosts).
+var fakeConnect cmdutil.ConnectFunc
+
+// runCmdline runs zplan in-process as main would, on fresh commands and
+// fake streams (no terminal, no colour).
 func runCmdline(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	color.NoColor = true
-	var reset func(c *cobra.Command)
-	reset = func(c *cobra.Command) {
-		c.Flags().VisitAll(func(f *pflag.Flag) {
-			if sv, ok := f.Value.(pflag.SliceValue); ok {
-				_ = sv.Replace(nil)
-			} else {
-				_ = f.Value.Set(f.DefValue)
-			}
-			f.Changed = false
-		})
-		for _, sub := range c.Commands() {
-			reset(sub)
-		}
+	return runWith(t, harness{connect: fakeConnect}, args...)
+}
+
+func runWith(t *testing.T, h harness, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ios, in, out, errb := iostreams.Test()
+	in.WriteString(h.stdin)
+	ios.SetColorEnabled(h.colour)
+	f := newFactory(ios)
+	f.AfterPlan = h.afterPlan
+	if h.connect != nil {
+		f.Connect = h.connect
 	}
-	reset(rootCmd)
-	var out, errb bytes.Buffer
-	rootCmd.SetOut(&out)
-	rootCmd.SetErr(&errb)
-	defer rootCmd.SetOut(nil)
-	defer rootCmd.SetErr(nil)
-	t.Chdir(t.TempDir()) // -chdir changes the process directory; t.Chdir restores it
-	code = run(args)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = int(run(args, f))
+	if now, _ := os.Getwd(); now != wd {
+		t.Fatalf("zplan %q changed the working directory to %s", args, now)
+	}
 	return out.String(), errb.String(), code
 }
 
@@ -146,7 +156,7 @@ func TestValidateJSON(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d (stderr %s)", code, tc.code, errOut)
 			}
-			var got jsonValidate
+			var got views.ValidateDocument
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatalf("stdout is not JSON: %v\n%s", err, out)
 			}

@@ -1,4 +1,4 @@
-package main
+package cmdutil
 
 import (
 	"context"
@@ -8,13 +8,10 @@ import (
 	"github.com/zplan/zplan/remote"
 )
 
-// connect is connectHosts; tests replace it with in-memory hosts.
-var connect = connectHosts
-
-// connectHosts opens every host the configuration declares. SSH hosts
+// ConnectHosts opens every host the configuration declares. SSH hosts
 // are checked now but dialled on their first command, so hosts a plan
 // never uses cost nothing.
-func connectHosts(ctx context.Context, cfg *hclspec.Config) (map[string]remote.Host, func(), error) {
+func ConnectHosts(ctx context.Context, cfg *hclspec.Config) (map[string]remote.Host, func(), error) {
 	hosts := map[string]remote.Host{}
 	closeAll := func() {
 		for _, h := range hosts {

@@ -1,0 +1,87 @@
+// Package driftcmd is zplan drift.
+package driftcmd
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zplan/zplan/drift"
+	"github.com/zplan/zplan/internal/cmdutil"
+	"github.com/zplan/zplan/views"
+)
+
+// Options are zplan drift's inputs.
+type Options struct {
+	Factory  *cmdutil.Factory
+	Flags    cmdutil.PlanFlags // -chdir, -config, -var, -no-color, -now, -format
+	Detailed bool
+	Grace    time.Duration
+	Format   views.Format
+}
+
+// NewCmdDrift builds zplan drift; runF (nil: Run) carries it out.
+func NewCmdDrift(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "drift",
+		Short: "Report how far the hosts are from the configuration (for scheduled jobs)",
+		Long: `drift observes the hosts and reports, without planning changes to make:
+missed scheduled snapshots, replication lag per edge, diverged targets and
+other conflicts, interrupted receives, stale or foreign zplan holds,
+replication cursors that no longer match, selected datasets without any
+snapshot yet, and snapshots kept past retention.
+
+-format json (or -json) writes one drift event per finding; -format
+markdown writes the report for a PR or issue comment.
+
+Exit status: 0 no drift, 1 error, 0 with drift (2 with -detailed-exitcode).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if opts.Format, err = opts.Flags.Output.Resolve(cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
+		},
+	}
+	fl := &opts.Flags
+	fl.Config.Register(cmd)
+	cmd.Flags().BoolVar(&fl.NoColor, "no-color", false, "disable colour")
+	cmd.Flags().StringVar(&fl.Now, "now", "", "check as if the time were this RFC 3339 instant")
+	fl.Output.Register(cmd, "write drift events, one JSON object per line")
+	cmd.Flags().DurationVar(&opts.Grace, "grace", 0, "a snapshot this late after its slot is not drift yet (e.g. 5m, while the scheduled apply runs)")
+	cmd.Flags().BoolVar(&opts.Detailed, "detailed-exitcode", false, "exit 0 without drift, 2 with drift, 1 on errors")
+	return cmd
+}
+
+// Run observes the hosts and reports the drift.
+func Run(opts *Options) error {
+	f := opts.Factory
+	if opts.Flags.NoColor {
+		f.IO.SetColorEnabled(false)
+	}
+	v := views.NewDrift(opts.Format, f.View())
+	ctx, stop := cmdutil.SignalContext()
+	defer stop()
+	s, err := opts.Flags.Open(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	p, pol, st, err := s.ObserveAndPlan(ctx, false)
+	if err != nil {
+		return err
+	}
+	r := drift.Detect(drift.Input{Policy: pol, State: st, Plan: p, Now: s.Now, Grace: opts.Grace})
+	if err := v.Drift(r); err != nil {
+		return err
+	}
+	if opts.Detailed && len(r.Findings) > 0 {
+		return cmdutil.ErrChanges
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package views
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zplan/zplan/apply"
+	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/render"
+)
+
+// Progress prints one line per finished action. For sends it shows
+// bytes, rate and ETA: on a terminal one line redrawn in place at most
+// 4 times a second; otherwise a plain line at most every 10 seconds, so
+// CI logs stay readable.
+type Progress struct {
+	mu     sync.Mutex
+	w      io.Writer
+	errw   io.Writer
+	tty    bool
+	now    func() time.Time
+	start  map[string]time.Time
+	last   map[string]time.Time
+	drawn  bool // a progress line is on screen without a newline
+	redraw time.Duration
+	every  time.Duration
+}
+
+// NewProgress reports to w (errors to errw); tty redraws send progress
+// in place.
+func NewProgress(w, errw io.Writer, tty bool) *Progress {
+	return &Progress{w: w, errw: errw, tty: tty, now: time.Now, start: map[string]time.Time{}, last: map[string]time.Time{},
+		redraw: 250 * time.Millisecond, every: 10 * time.Second}
+}
+
+// verb is what the progress says while an action of kind k runs.
+func verb(k plan.Kind) string {
+	info, _ := k.Info()
+	return info.Verb
+}
+
+// sendStatus is bytes, rate and ETA of a send so far.
+func sendStatus(a *plan.Action, bytes int64, elapsed time.Duration) string {
+	rate := float64(bytes) / max(elapsed.Seconds(), 0.001)
+	line := fmt.Sprintf("%s sent, %s/s", plan.HumanBytes(bytes), plan.HumanBytes(int64(rate)))
+	if a.Estimate > 0 {
+		pct := min(100*float64(bytes)/float64(a.Estimate), 100)
+		line = fmt.Sprintf("%s of ~%s (%.0f%%), %s/s", plan.HumanBytes(bytes), plan.HumanBytes(a.Estimate), pct, plan.HumanBytes(int64(rate)))
+		if a.Estimate > bytes && rate > 0 {
+			line += fmt.Sprintf(", ETA %s", (time.Duration(float64(a.Estimate-bytes)/rate) * time.Second).Round(time.Second))
+		}
+	}
+	return line
+}
+
+func (p *Progress) clearLine() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+// Report implements apply.Reporter.
+func (p *Progress) Report(e apply.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := e.Action
+	now := p.now()
+	switch e.Kind {
+	case apply.EventStart:
+		p.clearLine()
+		p.start[a.Address] = now
+		fmt.Fprintf(p.w, "%s: %s...\n", a.Address, verb(a.Kind))
+	case apply.EventProgress:
+		every := p.every
+		if p.tty {
+			every = p.redraw
+		}
+		if now.Sub(p.last[a.Address]) < every {
+			return
+		}
+		p.last[a.Address] = now
+		status := sendStatus(a, e.Bytes, now.Sub(p.start[a.Address]))
+		if p.tty {
+			p.clearLine()
+			fmt.Fprintf(p.w, "%s %s: %s", bar(e.Bytes, a.Estimate), a.Address, status)
+			p.drawn = true
+			return
+		}
+		fmt.Fprintf(p.w, "%s: %s\n", a.Address, status)
+	case apply.EventDone:
+		p.clearLine()
+		if e.AlreadyDone {
+			fmt.Fprintf(p.w, "%s: already done\n", a.Address)
+			return
+		}
+		fmt.Fprintf(p.w, "%s: done after %s\n", a.Address, now.Sub(p.start[a.Address]).Round(time.Millisecond))
+	default:
+		p.clearLine()
+		fmt.Fprintf(p.errw, "%s: %s: %v\n", a.Address, e.Kind, e.Err)
+	}
+}
+
+// bar is a 20-cell progress bar ("[=====>     ]").
+func bar(n, total int64) string {
+	const width = 20
+	if total <= 0 {
+		return "[" + strings.Repeat("?", width) + "]"
+	}
+	fill := int(min(float64(n)/float64(total), 1) * width)
+	b := strings.Repeat("=", fill)
+	if fill < width {
+		b += ">" + strings.Repeat(" ", width-fill-1)
+	}
+	return "[" + b + "]"
+}
+
+// JSONProgress turns apply events into apply_* stream lines; send
+// progress at most once a second per action.
+type JSONProgress struct {
+	mu    sync.Mutex
+	s     *render.Stream
+	start map[string]time.Time
+	last  map[string]time.Time
+}
+
+// NewJSONProgress reports to s.
+func NewJSONProgress(s *render.Stream) *JSONProgress {
+	return &JSONProgress{s: s, start: map[string]time.Time{}, last: map[string]time.Time{}}
+}
+
+// Report implements apply.Reporter.
+func (j *JSONProgress) Report(e apply.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	a := e.Action
+	now := j.s.Now()
+	hook := map[string]any{"resource": render.Resource(a), "action": render.ChangeAction(a.Kind)}
+	switch e.Kind {
+	case apply.EventStart:
+		j.start[a.Address] = now
+		j.s.Emit("info", "apply_start", a.Address+": "+verb(a.Kind)+"...", map[string]any{"hook": hook})
+	case apply.EventProgress:
+		if now.Sub(j.last[a.Address]) < time.Second {
+			return
+		}
+		j.last[a.Address] = now
+		el := now.Sub(j.start[a.Address])
+		rate := float64(e.Bytes) / max(el.Seconds(), 0.001)
+		hook["bytes"] = e.Bytes
+		hook["estimate"] = a.Estimate
+		hook["bytes_per_second"] = int64(rate)
+		hook["elapsed_seconds"] = el.Seconds()
+		if a.Estimate > e.Bytes && rate > 0 {
+			hook["eta_seconds"] = int64(float64(a.Estimate-e.Bytes) / rate)
+		}
+		j.s.Emit("info", "apply_progress", a.Address+": "+sendStatus(a, e.Bytes, el), map[string]any{"hook": hook})
+	case apply.EventDone:
+		hook["already_done"] = e.AlreadyDone
+		hook["elapsed_seconds"] = now.Sub(j.start[a.Address]).Seconds()
+		msg := a.Address + ": done"
+		if e.AlreadyDone {
+			msg = a.Address + ": already done"
+		}
+		j.s.Emit("info", "apply_complete", msg, map[string]any{"hook": hook})
+	default:
+		hook["outcome"] = string(e.Kind)
+		hook["stale"] = errors.Is(e.Err, apply.ErrStale)
+		hook["error"] = fmt.Sprint(e.Err)
+		level := "error"
+		if e.Kind == apply.EventSkipped {
+			level = "warn"
+		}
+		j.s.Emit(level, "apply_errored", fmt.Sprintf("%s: %s: %v", a.Address, e.Kind, e.Err), map[string]any{"hook": hook})
+	}
+}
