@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fatih/color"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/zplan/zplan/desired"
@@ -323,7 +322,6 @@ func scenarios() []scenario {
 }
 
 func TestPlanGolden(t *testing.T) {
-	color.NoColor = true
 	tests := scenarios()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/zplan/zplan/drift"
@@ -171,14 +172,7 @@ func mdEscape(s string) string {
 	return r.Replace(s)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // DriftMarkdown writes a drift report for a PR or issue comment.
 func DriftMarkdown(w io.Writer, r *drift.Report) error {

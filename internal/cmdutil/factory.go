@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/hcl/v2"
-
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/iostreams"
 	"github.com/zplan/zplan/remote"
@@ -54,16 +52,14 @@ type Factory struct {
 	Version string
 	Connect ConnectFunc
 	Getenv  func(string) string
-	// LoadConfig loads the configuration c names, writes its
-	// diagnostics to stderr and fails (ErrFailed) on errors.
-	LoadConfig func(c *ConfigFlags) (*hclspec.Config, error)
-	// CheckConfig loads it and returns its diagnostics unwritten
-	// (validate); err is for problems outside the configuration.
-	CheckConfig func(c *ConfigFlags) (*hclspec.Config, hcl.Diagnostics, error)
 	// AfterPlan, when set, runs after a plan is computed (tests force a
 	// crash with it).
 	AfterPlan func()
 }
+
+// LoadConfig loads the configuration c names, writes its diagnostics
+// to stderr and fails (ErrFailed) on errors.
+func (f *Factory) LoadConfig(c *ConfigFlags) (*hclspec.Config, error) { return c.Load(f.IO) }
 
 // View is the base view; build it after -no-color is read.
 func (f *Factory) View() *views.View { return views.New(f.IO, f.Version) }

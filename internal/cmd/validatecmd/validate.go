@@ -55,7 +55,7 @@ func Run(opts *Options) error {
 	if opts.NoColor {
 		ios.SetColorEnabled(false)
 	}
-	cfg, diags, err := opts.Factory.CheckConfig(&opts.Config)
+	cfg, diags, err := opts.Config.Check()
 	if err != nil {
 		return err
 	}
