@@ -5,7 +5,9 @@
 #
 # Usage: build.sh OUTDIR
 #   ZPLAN_LAB_ZFS=2.3 (default: bookworm-backports) or 2.1 (bookworm contrib)
-#   ZPLAN_LAB_MIRROR  Debian mirror (default http://deb.debian.org/debian)
+#   ZPLAN_LAB_MIRROR  Debian mirror (default: the one the host's apt sources
+#                     use for bookworm, else http://deb.debian.org/debian)
+#   ZPLAN_LAB_SECURITY_MIRROR  likewise for bookworm-security
 #
 # Needs root (debootstrap, chroot). Writes into OUTDIR:
 #   rootfs.img          raw ext4 root file system (sparse)
@@ -20,11 +22,44 @@ set -euo pipefail
 die() { echo "build.sh: $*" >&2; exit 1; }
 log() { echo "build.sh: [$(date +%T)] $*" >&2; }
 
+# host_mirror SUITE prints the first archive URI the host's apt sources
+# use for SUITE (one-line .list or deb822 .sources format), so the lab
+# image builds through the same local mirror or proxy as the host.
+host_mirror() {
+	local suite=$1 f
+	{
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[[ -r $f ]] || continue
+			awk -v s="$suite" '$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+				if ($(i + 1) == s) { print $i; exit }
+			}' "$f"
+		done
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[[ -r $f ]] || continue
+			awk -v s="$suite" 'BEGIN { RS = ""; FS = "\n" } {
+				uri = ""; deb = 0; hit = 0; off = 0
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^URIs:/) { split(substr($i, 6), u, " "); uri = u[1] }
+					if ($i ~ /^Types:/ && (" " substr($i, 7) " ") ~ / deb /) deb = 1
+					if ($i ~ /^Enabled: *no/) off = 1
+					if ($i ~ /^Suites:/) { n = split(substr($i, 8), ss, " "); for (j = 1; j <= n; j++) if (ss[j] == s) hit = 1 }
+				}
+				if (deb && hit && !off && uri != "") { print uri; exit }
+			}' "$f"
+		done
+	} | head -n 1
+}
+
 [[ $# -eq 1 ]] || die "usage: build.sh OUTDIR"
 OUT=$1
 ZFS=${ZPLAN_LAB_ZFS:-2.3}
-MIRROR=${ZPLAN_LAB_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
+MIRROR=${ZPLAN_LAB_MIRROR:-$(host_mirror $SUITE)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY=${ZPLAN_LAB_SECURITY_MIRROR:-$(host_mirror $SUITE-security)}
+SECURITY=${SECURITY:-http://deb.debian.org/debian-security}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (debootstrap and chroot need it)"
@@ -63,7 +98,7 @@ cat >"$ROOT/etc/apt/sources.list" <<EOF
 deb $MIRROR $SUITE main contrib
 deb $MIRROR $SUITE-updates main contrib
 deb $MIRROR $SUITE-backports main contrib
-deb http://deb.debian.org/debian-security $SUITE-security main contrib
+deb $SECURITY $SUITE-security main contrib
 EOF
 # Keep services from starting inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
