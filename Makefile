@@ -31,6 +31,11 @@ demo:
 docs:
 	$(GO) run ./internal/gendocs -out dist/docs -version $(VERSION)
 
+# Debian package (nfpm, installed by go install into bin/tools on first
+# use): dist/zplan_VERSION-1_ARCH.deb. See scripts/deb.
+deb:
+	./scripts/deb dist
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./diff ./observe
 
