@@ -130,6 +130,43 @@ func TestDebPackage(t *testing.T) {
 		t.Errorf("zplan-drift.service does not run zplan drift on /etc/zplan:\n%s", drift)
 	}
 	verifyUnits(t, units, bin)
+	installIntoRoot(t, deb)
+}
+
+// installIntoRoot installs and purges the package with dpkg in an empty
+// root (dpkg --root): dpkg accepts it, the maintainer scripts run (they
+// leave systemd alone under DPKG_ROOT), and purge removes the conffile.
+func installIntoRoot(t *testing.T, deb string) {
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		t.Log("dpkg is not installed: install and purge not checked")
+		return
+	}
+	root := t.TempDir()
+	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dpkg := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("dpkg", append([]string{"--root=" + root, "--force-script-chrootless", "--force-not-root", "--log=/dev/null"}, args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("dpkg %v: %v\n%s", args, err, b)
+		}
+	}
+	dpkg("-i", deb)
+	for _, f := range []string{"usr/bin/zplan", "etc/zplan/main.zplan.hcl", "usr/share/man/man1/zplan-plan.1.gz"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			t.Errorf("after dpkg -i: %v", err)
+		}
+	}
+	dpkg("--purge", "zplan")
+	if _, err := os.Stat(filepath.Join(root, "etc/zplan/main.zplan.hcl")); !os.IsNotExist(err) {
+		t.Errorf("after dpkg --purge, /etc/zplan/main.zplan.hcl: %v", err)
+	}
 }
 
 // verifyUnits runs systemd-analyze verify on the packaged units, with
