@@ -115,6 +115,7 @@ func TestDebPackage(t *testing.T) {
 	for _, s := range []string{
 		"ExecStart=/usr/bin/zplan apply -chdir /etc/zplan -auto-approve -lock-timeout 10m",
 		"Type=oneshot", "StandardOutput=journal",
+		"Environment=HOME=/root", "EnvironmentFile=-/etc/default/zplan",
 	} {
 		if !strings.Contains(apply, s) {
 			t.Errorf("zplan-apply.service lacks %q", s)
