@@ -1,0 +1,6 @@
+#!/bin/sh
+set -e
+# Not when dpkg installs into another root (dpkg --root sets DPKG_ROOT).
+if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
+	systemctl daemon-reload >/dev/null || true
+fi
