@@ -58,9 +58,21 @@ func (m *meter) add(now time.Time, bytes int64) {
 	}
 }
 
+// stalled says no bytes came for a while: the rate then decays as if
+// zero-byte samples had come, and there is no ETA.
+func (m *meter) stalled(now time.Time) bool { return !m.last.IsZero() && now.Sub(m.last) > 2*etaCheck }
+
+// rateAt is the moving-window rate at now.
+func (m *meter) rateAt(now time.Time) float64 {
+	if !m.stalled(now) {
+		return m.rate
+	}
+	return m.rate * math.Exp(-now.Sub(m.last).Seconds()/rateWindow.Seconds())
+}
+
 // eta is how long the rest of total takes, when it means something.
 func (m *meter) eta(now time.Time, total int64) (time.Duration, bool) {
-	if total <= m.bytes || m.rate <= 0 || !m.steady || now.Sub(m.start) < etaAfter {
+	if total <= m.bytes || m.rate <= 0 || !m.steady || now.Sub(m.start) < etaAfter || m.stalled(now) {
 		return 0, false
 	}
 	return (time.Duration(float64(total-m.bytes)/m.rate) * time.Second).Round(time.Second), true
@@ -205,7 +217,7 @@ func (t *terminalBars) close() {
 func (t *terminalBars) sendStatus(s *send) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return status(s.m.bytes, s.estimate, s.m.rate, func() (time.Duration, bool) { return s.m.eta(t.now(), s.estimate) })
+	return status(s.m.bytes, s.estimate, s.m.rateAt(t.now()), func() (time.Duration, bool) { return s.m.eta(t.now(), s.estimate) })
 }
 
 func (t *terminalBars) totalName() string {
@@ -222,7 +234,7 @@ func (t *terminalBars) totalStatus() string {
 	var left time.Duration
 	known := len(t.sends) > 0
 	for _, s := range t.sends {
-		rate += s.m.rate
+		rate += s.m.rateAt(t.now())
 		d, ok := s.m.eta(t.now(), s.estimate)
 		known = known && ok
 		left = max(left, d)

@@ -41,6 +41,14 @@ func TestMeter(t *testing.T) {
 			if want := time.Duration(float64(64<<20-bytes)/m.rate) * time.Second; eta != want.Round(time.Second) {
 				t.Errorf("ETA %s, want %s", eta, want)
 			}
+			// Then nothing comes for 10 s: the rate falls, the ETA goes.
+			later := now.Add(10 * time.Second)
+			if r := m.rateAt(later); r > 0.2*m.rate {
+				t.Errorf("rate %.0f B/s after a 10 s stall, was %.0f", r, m.rate)
+			}
+			if eta, ok := m.eta(later, 64<<20); ok {
+				t.Errorf("ETA %s during a stall", eta)
+			}
 		}
 	}
 }
