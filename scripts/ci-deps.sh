@@ -5,6 +5,7 @@
 #   man (man-db)    renders zplan-plan(1) and fails on troff warnings (internal/gendocs)
 #   dpkg-deb, gzip  build and inspect the .deb (packaging; dpkg and gzip are always on Debian)
 #   systemd-analyze verifies the packaged units (packaging; systemd)
+#   tmux            the real terminal views' TestTerminalProgressInTmux draws apply's bars in
 set -eu
 need=""
 command -v jq >/dev/null 2>&1 || need="$need jq"
@@ -12,6 +13,7 @@ command -v man >/dev/null 2>&1 || need="$need man-db"
 command -v dpkg-deb >/dev/null 2>&1 || need="$need dpkg"
 command -v gzip >/dev/null 2>&1 || need="$need gzip"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
 if [ -n "$need" ]; then
 	apt-get update -qq
 	# shellcheck disable=SC2086

@@ -41,9 +41,9 @@ func NewApply(f Format, v *View) Apply {
 	case JSON:
 		return &applyJSON{View: v, s: render.NewStream(v.IO.Out)}
 	case Markdown:
-		return &applyMarkdown{applyHuman{v}}
+		return &applyMarkdown{applyHuman{View: v}}
 	}
-	return &applyHuman{v}
+	return &applyHuman{View: v}
 }
 
 // ApplySummary is the line that ends an apply.
@@ -85,7 +85,10 @@ func StaleMessage(err error, saved bool) error {
 	return fmt.Errorf("%s: %s. The hosts changed since the plan was made; make a new plan", what, strings.Join(facts, "; "))
 }
 
-type applyHuman struct{ *View }
+type applyHuman struct {
+	*View
+	progress *Progress
+}
 
 func (v *applyHuman) Plan(p *plan.Plan, explain bool) error {
 	v.PartialWarning(v.IO.Out, p)
@@ -107,7 +110,9 @@ func (v *applyHuman) Cancelled() { fmt.Fprintln(v.IO.Out, "Apply cancelled.") }
 
 func (v *applyHuman) Start() apply.Reporter {
 	fmt.Fprintln(v.IO.Out)
-	return NewProgress(v.IO.Out, v.IO.ErrOut, v.IO.IsStdoutTTY())
+	v.progress = NewProgress(v.IO.Out, v.IO.ErrOut, v.IO.IsStdoutTTY())
+	v.progress.ErrorsOnTerminal(v.IO.IsStdoutTTY() && v.IO.IsStderrTTY())
+	return v.progress
 }
 
 func (v *applyHuman) LockBroke(msg string) { fmt.Fprintln(v.IO.ErrOut, msg) }
@@ -119,6 +124,9 @@ func (v *applyHuman) LockWaiting(status string) {
 func (v *applyHuman) Warn(err error) { fmt.Fprintln(v.IO.ErrOut, "Warning:", err) }
 
 func (v *applyHuman) Result(p *plan.Plan, res apply.Result, err error, saved bool) error {
+	if v.progress != nil {
+		v.progress.Close()
+	}
 	fmt.Fprintf(v.IO.Out, "\n%s\n", ApplySummary(res))
 	if err != nil {
 		return StaleMessage(err, saved)
@@ -139,7 +147,8 @@ func (v *applyMarkdown) Confirm() (bool, error) {
 
 func (v *applyMarkdown) Start() apply.Reporter {
 	fmt.Fprint(v.IO.Out, "\n```\n")
-	return NewProgress(v.IO.Out, v.IO.ErrOut, false)
+	v.progress = NewProgress(v.IO.Out, v.IO.ErrOut, false)
+	return v.progress
 }
 
 func (v *applyMarkdown) Result(p *plan.Plan, res apply.Result, err error, saved bool) error {

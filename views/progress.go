@@ -14,27 +14,45 @@ import (
 )
 
 // Progress prints one line per finished action. For sends it shows
-// bytes, rate and ETA: on a terminal one line redrawn in place at most
-// 4 times a second; otherwise a plain line at most every 10 seconds, so
-// CI logs stay readable.
+// bytes, rate and ETA: on a terminal as multi-bar progress (mpb), one
+// bar per running send and a total, redrawn in place; otherwise a
+// plain line at most every 10 seconds, so CI logs stay readable.
 type Progress struct {
 	mu     sync.Mutex
 	w      io.Writer
 	errw   io.Writer
 	tty    bool
+	errTTY bool // errw is the same terminal: errors go above the bars
 	now    func() time.Time
 	start  map[string]time.Time
 	last   map[string]time.Time
-	drawn  bool // a progress line is on screen without a newline
-	redraw time.Duration
 	every  time.Duration
+	bars   *terminalBars // tty only
 }
 
-// NewProgress reports to w (errors to errw); tty redraws send progress
-// in place.
+// NewProgress reports to w (errors to errw); tty draws send progress
+// as bars redrawn in place.
 func NewProgress(w, errw io.Writer, tty bool) *Progress {
-	return &Progress{w: w, errw: errw, tty: tty, now: time.Now, start: map[string]time.Time{}, last: map[string]time.Time{},
-		redraw: 250 * time.Millisecond, every: 10 * time.Second}
+	p := &Progress{w: w, errw: errw, tty: tty, now: time.Now, start: map[string]time.Time{}, last: map[string]time.Time{},
+		every: 10 * time.Second}
+	if tty {
+		p.bars = newTerminalBars(w, func() time.Time { return p.now() })
+	}
+	return p
+}
+
+// ErrorsOnTerminal says errw is the terminal w is: error lines are
+// then printed above the running bars instead of under them.
+func (p *Progress) ErrorsOnTerminal(on bool) { p.errTTY = on }
+
+// Close ends the bars still drawn (an apply that stopped early); the
+// terminal is left with the lines printed so far.
+func (p *Progress) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bars != nil {
+		p.bars.close()
+	}
 }
 
 // verb is what the progress says while an action of kind k runs.
@@ -57,11 +75,17 @@ func sendStatus(a *plan.Action, bytes int64, elapsed time.Duration) string {
 	return line
 }
 
-func (p *Progress) clearLine() {
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.drawn = false
+// line prints one finished line: above the bars while they are drawn.
+func (p *Progress) line(toErr bool, format string, args ...any) {
+	if p.bars != nil && (!toErr || p.errTTY) && p.bars.live() {
+		p.bars.println(fmt.Sprintf(format, args...))
+		return
 	}
+	w := p.w
+	if toErr {
+		w = p.errw
+	}
+	fmt.Fprintf(w, format+"\n", args...)
 }
 
 // Report implements apply.Reporter.
@@ -72,36 +96,41 @@ func (p *Progress) Report(e apply.Event) {
 	now := p.now()
 	switch e.Kind {
 	case apply.EventStart:
-		p.clearLine()
 		p.start[a.Address] = now
-		fmt.Fprintf(p.w, "%s: %s...\n", a.Address, verb(a.Kind))
+		p.line(false, "%s: %s...", a.Address, verb(a.Kind))
 	case apply.EventProgress:
-		every := p.every
-		if p.tty {
-			every = p.redraw
+		if p.bars != nil {
+			p.bars.progress(a, e.Bytes, p.start[a.Address])
+			return
 		}
-		if now.Sub(p.last[a.Address]) < every {
+		if now.Sub(p.last[a.Address]) < p.every {
 			return
 		}
 		p.last[a.Address] = now
-		status := sendStatus(a, e.Bytes, now.Sub(p.start[a.Address]))
-		if p.tty {
-			p.clearLine()
-			fmt.Fprintf(p.w, "%s %s: %s", bar(e.Bytes, a.Estimate), a.Address, status)
-			p.drawn = true
-			return
-		}
-		fmt.Fprintf(p.w, "%s: %s\n", a.Address, status)
+		fmt.Fprintf(p.w, "%s: %s\n", a.Address, sendStatus(a, e.Bytes, now.Sub(p.start[a.Address])))
 	case apply.EventDone:
-		p.clearLine()
-		if e.AlreadyDone {
-			fmt.Fprintf(p.w, "%s: already done\n", a.Address)
-			return
+		if p.bars != nil {
+			p.bars.end(a, true)
 		}
-		fmt.Fprintf(p.w, "%s: done after %s\n", a.Address, now.Sub(p.start[a.Address]).Round(time.Millisecond))
+		if e.AlreadyDone {
+			p.line(false, "%s: already done", a.Address)
+		} else {
+			p.line(false, "%s: done after %s", a.Address, now.Sub(p.start[a.Address]).Round(time.Millisecond))
+		}
+		p.settle()
 	default:
-		p.clearLine()
-		fmt.Fprintf(p.errw, "%s: %s: %v\n", a.Address, e.Kind, e.Err)
+		if p.bars != nil {
+			p.bars.end(a, false)
+		}
+		p.line(true, "%s: %s: %v", a.Address, e.Kind, e.Err)
+		p.settle()
+	}
+}
+
+// settle takes the bars off the terminal when no send is running.
+func (p *Progress) settle() {
+	if p.bars != nil && p.bars.idle() {
+		p.bars.close()
 	}
 }
 
