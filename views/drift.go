@@ -17,6 +17,8 @@ func NewDrift(f Format, v *View) Drift {
 		return driftJSON{v}
 	case Markdown:
 		return driftMarkdown{v}
+	case OpenMetrics:
+		return driftMetrics{v}
 	}
 	return driftHuman{v}
 }
@@ -40,3 +42,7 @@ func (v driftJSON) Drift(r *drift.Report) error {
 type driftMarkdown struct{ *View }
 
 func (v driftMarkdown) Drift(r *drift.Report) error { return render.DriftMarkdown(v.IO.Out, r) }
+
+type driftMetrics struct{ *View }
+
+func (v driftMetrics) Drift(r *drift.Report) error { return render.DriftMetrics(v.IO.Out, r) }

@@ -25,6 +25,9 @@ const (
 	Human Format = iota
 	JSON
 	Markdown
+	// OpenMetrics is Prometheus text exposition; only drift writes it
+	// (ParseFormat does not accept it: see ParseDriftFormat).
+	OpenMetrics
 )
 
 func (f Format) String() string {
@@ -33,6 +36,8 @@ func (f Format) String() string {
 		return "json"
 	case Markdown:
 		return "markdown"
+	case OpenMetrics:
+		return "openmetrics"
 	}
 	return "human"
 }
