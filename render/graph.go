@@ -269,3 +269,22 @@ func GraphDOT(w io.Writer, pol *desired.Policy, r *drift.Report) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// maxGraphBlock is the largest Mermaid graph a Markdown report embeds;
+// a larger fleet gets a note instead (the report stays under its limit).
+const maxGraphBlock = 20000
+
+// GraphMarkdownBlock writes the fleet's Mermaid graph as a collapsed
+// block for the end of a Markdown plan or drift report.
+func GraphMarkdownBlock(w io.Writer, pol *desired.Policy, r *drift.Report) error {
+	var g strings.Builder
+	if err := GraphMermaid(&g, pol, r); err != nil {
+		return err
+	}
+	body := "```mermaid\n" + g.String() + "```\n"
+	if g.Len() > maxGraphBlock {
+		body = fmt.Sprintf("The graph is %d characters, too large for this comment; `zplan graph` draws it.\n", g.Len())
+	}
+	_, err := fmt.Fprintf(w, "\n<details><summary>Fleet graph</summary>\n\n%s\n</details>\n", body)
+	return err
+}

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/render"
 )
@@ -46,3 +47,7 @@ func (v driftMarkdown) Drift(r *drift.Report) error { return render.DriftMarkdow
 type driftMetrics struct{ *View }
 
 func (v driftMetrics) Drift(r *drift.Report) error { return render.DriftMetrics(v.IO.Out, r) }
+
+func (v driftMarkdown) Fleet(pol *desired.Policy, r *drift.Report) error {
+	return render.GraphMarkdownBlock(v.IO.Out, pol, r)
+}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/iostreams"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/render"
@@ -86,4 +88,11 @@ rest of the configuration is neither planned nor applied; run zplan plan
 without -target to see everything before you rely on the hosts' state.
 
 `, strings.Join(p.Targets, ", -target "))
+}
+
+// Fleet is implemented by the Markdown plan and drift views: after the
+// report they append the fleet's Mermaid graph, collapsed. Commands call
+// it when the view has it.
+type Fleet interface {
+	Fleet(pol *desired.Policy, r *drift.Report) error
 }

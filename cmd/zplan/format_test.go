@@ -19,6 +19,10 @@ func TestFormatFlag(t *testing.T) {
 		stderr []string
 	}{
 		{"plan markdown", []string{"plan", "-format", "markdown"}, 0, []string{"### zplan plan: 2 to create, 1 to send", "<details>"}, nil},
+		{"plan markdown fleet graph", []string{"plan", "-format", "markdown"}, 0,
+			[]string{"\n<details><summary>Fleet graph</summary>\n\n```mermaid\nflowchart LR\n", "replication.offsite", "\n```\n\n</details>\n"}, nil},
+		{"drift markdown fleet graph", []string{"drift", "-format", "markdown"}, 0,
+			[]string{"### zplan drift:", "<details><summary>Fleet graph</summary>", "```mermaid\nflowchart LR\n"}, nil},
 		{"plan md alias", []string{"plan", "-format=md"}, 0, []string{"### zplan plan:"}, nil},
 		{"plan json", []string{"plan", "-format", "json"}, 0, []string{`"type":"planned_change"`}, nil},
 		{"-json with -format json", []string{"plan", "-json", "-format", "json"}, 0, []string{`"type":"change_summary"`}, nil},

@@ -96,6 +96,11 @@ func Run(opts *Options) error {
 	if err := v.Drift(r); err != nil {
 		return err
 	}
+	if g, ok := v.(views.Fleet); ok {
+		if err := g.Fleet(pol, r); err != nil {
+			return err
+		}
+	}
 	if opts.Detailed && len(r.Findings) > 0 {
 		return cmdutil.ErrChanges
 	}
