@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/zplan/zplan/zfs/zfsfake"
 )
 
@@ -93,5 +96,48 @@ func TestGraph(t *testing.T) {
 		if err := os.WriteFile(out, svg, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// drift -format openmetrics on the same fleet, end to end: the text
+// parses with expfmt and carries the lag, unsent bytes and conflict the
+// graph shows.
+func TestDriftOpenMetricsFleet(t *testing.T) {
+	dir := graphWorld(t)
+	out, errOut, code := runCmdline(t, "drift", "-chdir", dir, "-now=2026-11-22T12:40:00Z", "-format", "openmetrics")
+	if code != 0 {
+		t.Fatalf("drift -format openmetrics: exit %d\n%s", code, errOut)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, out)
+	}
+	get := func(name, dataset string) float64 {
+		t.Helper()
+		for _, m := range mfs[name].GetMetric() {
+			for _, l := range m.Label {
+				if l.GetName() == "dataset" && l.GetValue() == dataset {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		t.Fatalf("no %s{dataset=%q} in\n%s", name, dataset, out)
+		return 0
+	}
+	if got := get("zplan_replication_lag_seconds", "backup/src/data"); got != 2400 {
+		t.Errorf("lag %v, want 2400 (12:40 - 12:00)", got)
+	}
+	if got := get("zplan_replication_unsent_bytes", "backup/src/data"); got <= 0 {
+		t.Errorf("unsent bytes %v, want > 0", got)
+	}
+	if got := get("zplan_replication_blocked", "backup/src/data/other"); got != 1 {
+		t.Errorf("blocked %v, want 1", got)
+	}
+	if got := get("zplan_snapshot_newest_age_seconds", "tank/data"); got != 1500 {
+		t.Errorf("newest snapshot age %v, want 1500 (12:40 - 12:15)", got)
+	}
+	if !strings.Contains(out, `zplan_conflicts{host="dst",kind="diverged"} 1`) {
+		t.Errorf("no diverged conflict on dst:\n%s", out)
 	}
 }
