@@ -72,6 +72,64 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// PendingActions is how many actions an apply would run now.
 	PendingActions int `json:"pending_actions"`
+
+	// Edges is the replication status of every configured edge whose
+	// source dataset was observed, sorted by edge id, target host and
+	// dataset; Datasets the newest managed snapshot of every snapshots
+	// rule's dataset, sorted by host, dataset and policy. They are the
+	// measurements behind the findings (metrics and the graph read them)
+	// and are not part of the JSON events.
+	Edges    []EdgeStatus    `json:"-"`
+	Datasets []DatasetStatus `json:"-"`
+	// LastApply is the newest trace a successful apply leaves in ZFS: the
+	// newest name time of a managed snapshot (the plan time of the apply
+	// that took it) or creation time of an edge's current cursor bookmark
+	// (made after a verified receive). Zero when there is none. An apply
+	// that had nothing to do leaves no trace, so this is the last apply
+	// that changed something; zplan keeps no state file to know more.
+	LastApply time.Time `json:"-"`
+}
+
+// EdgeStatus is one replication edge as observed.
+type EdgeStatus struct {
+	Edge                      string
+	SourceHost, SourceDataset string
+	TargetHost, TargetDataset string
+	// InSync: the target has the source's newest snapshot of the edge's
+	// prefix (or the source has none).
+	InSync bool
+	// LagKnown: Lag is measured. It is not for an edge with no common
+	// snapshot (or cursor) to send from.
+	LagKnown bool
+	// Lag is 0 in sync; else Now minus the time of the newest common
+	// snapshot (its name time), or of the source's newest snapshot's
+	// creation when the target was never replicated into (as the
+	// replication_lag finding's age).
+	Lag time.Duration
+	// Behind is how many source snapshots of the prefix are newer than
+	// the common base (all of them when never replicated).
+	Behind int
+	// UnsentBytes is the planner's estimate of the sends of snapshots the
+	// source already has (resumes included); snapshots the plan would take
+	// first are not counted.
+	UnsentBytes int64
+	// Blocked: a plan conflict names this edge, or there is no base.
+	Blocked bool
+	// Conflicts is the number of plan conflicts naming this edge.
+	Conflicts int
+	// CursorCreation is the creation time of the edge's current cursor
+	// bookmark (made by the last successful send step); zero if none.
+	CursorCreation time.Time
+}
+
+// DatasetStatus is one snapshots rule's dataset as observed.
+type DatasetStatus struct {
+	Policy, Host, Dataset, Prefix string
+	// Newest is the name time of the newest snapshot with the prefix;
+	// zero when it has none.
+	Newest time.Time
+	// Overdue: a missing_snapshot finding was reported for it.
+	Overdue bool
 }
 
 // Detect computes the drift.
@@ -82,6 +140,7 @@ func Detect(in Input) *Report {
 	d.conflicts()
 	d.tokensAndHolds()
 	d.retention()
+	d.status()
 	sort.SliceStable(d.out, func(i, j int) bool {
 		a, b := d.out[i], d.out[j]
 		if a.Host != b.Host {
@@ -95,7 +154,7 @@ func Detect(in Input) *Report {
 		}
 		return a.Object < b.Object
 	})
-	r := &Report{Time: d.now, Findings: d.out}
+	r := &Report{Time: d.now, Findings: d.out, Edges: d.edgeStatus, Datasets: d.dsStatus, LastApply: d.lastApply}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}
@@ -109,6 +168,16 @@ type detector struct {
 	in  Input
 	now time.Time
 	out []Finding
+
+	edgeStatus []EdgeStatus
+	dsStatus   []DatasetStatus
+	lastApply  time.Time
+}
+
+func (d *detector) seen(t time.Time) {
+	if t.After(d.lastApply) {
+		d.lastApply = t.UTC()
+	}
 }
 
 func (d *detector) add(f Finding, since time.Time) {
@@ -159,7 +228,13 @@ func (d *detector) schedules() {
 				}
 			}
 		}
+		st := DatasetStatus{Policy: r.Policy, Host: r.Host, Dataset: r.Dataset, Prefix: r.Prefix}
+		if has {
+			st.Newest = newest.UTC()
+			d.seen(newest)
+		}
 		if !has {
+			d.dsStatus = append(d.dsStatus, st)
 			d.add(Finding{Kind: NewDataset, Host: r.Host, Dataset: r.Dataset,
 				Message: fmt.Sprintf("selected by snapshots.%s but has no %s snapshots yet", r.Policy, r.Prefix),
 				Fix:     "zplan apply takes its first snapshot"}, time.Time{})
@@ -169,8 +244,11 @@ func (d *detector) schedules() {
 		// The first slot after the newest snapshot is when it went missing.
 		missed := r.Schedule.Next(newest)
 		if !due || d.now.Sub(missed) < d.in.Grace {
+			d.dsStatus = append(d.dsStatus, st)
 			continue
 		}
+		st.Overdue = true
+		d.dsStatus = append(d.dsStatus, st)
 		d.add(Finding{Kind: MissingSnapshot, Host: r.Host, Dataset: r.Dataset,
 			Message: fmt.Sprintf("newest %s snapshot is %s old; snapshots.%s (%s) expected one at %s",
 				r.Prefix, age(d.now.Sub(newest)), r.Policy, r.Schedule, missed.Format(time.RFC3339)),
@@ -347,4 +425,96 @@ func (r *Report) Counts() map[Kind]int {
 		c[f.Kind]++
 	}
 	return c
+}
+
+// status measures every edge for Report.Edges, from the same base the
+// planner sends from, and finishes LastApply with the cursors.
+func (d *detector) status() {
+	for _, e := range d.in.Policy.Edges {
+		src := d.dataset(e.SourceHost, e.SourceDataset)
+		if src == nil {
+			continue
+		}
+		es := EdgeStatus{Edge: e.ID, SourceHost: e.SourceHost, SourceDataset: e.SourceDataset,
+			TargetHost: e.TargetHost, TargetDataset: e.TargetDataset}
+		var newestSrc *observe.Snapshot
+		prefixed := 0
+		for _, s := range src.Snapshots {
+			if strings.HasPrefix(s.Name, e.Prefix) {
+				newestSrc = s
+				prefixed++
+			}
+		}
+		tgt := d.dataset(e.TargetHost, e.TargetDataset)
+		switch b, ok := diff.FindBase(src, tgt, e.ID); {
+		case tgt == nil || len(tgt.Snapshots) == 0:
+			es.InSync, es.LagKnown = newestSrc == nil, true
+			if newestSrc != nil {
+				es.Lag, es.Behind = d.now.Sub(newestSrc.Creation), prefixed
+			}
+		default:
+			if ok {
+				want := plan.CursorName(e.ID, b.Target.GUID)
+				for _, bm := range src.Bookmarks {
+					if bm.Name == want {
+						es.CursorCreation = bm.Creation.UTC()
+						d.seen(bm.Creation)
+					}
+				}
+			}
+			switch {
+			case newestSrc == nil || tgt.SnapshotByGUID(newestSrc.GUID) != nil:
+				es.InSync, es.LagKnown = true, true
+			case !ok:
+				es.Blocked = true
+			default:
+				es.LagKnown = true
+				es.Lag = d.now.Sub(diff.SnapTime(b.Target, e.Prefix))
+				for _, s := range src.Snapshots {
+					if s.CreateTXG > b.TXG && strings.HasPrefix(s.Name, e.Prefix) {
+						es.Behind++
+					}
+				}
+			}
+		}
+		if es.Lag < 0 {
+			es.Lag = 0
+		}
+		if d.in.Plan != nil {
+			for _, c := range d.in.Plan.Conflicts {
+				if c.Edge == e.ID && (c.Host == e.TargetHost && c.Dataset == e.TargetDataset ||
+					c.Host == e.SourceHost && c.Dataset == e.SourceDataset) {
+					es.Conflicts++
+					es.Blocked = true
+				}
+			}
+			for _, a := range d.in.Plan.Actions {
+				if s := a.Send; s != nil && s.Edge == e.ID && s.SourceHost == e.SourceHost && s.SourceDataset == e.SourceDataset &&
+					s.TargetHost == e.TargetHost && s.TargetDataset == e.TargetDataset && s.ToGUID != 0 {
+					es.UnsentBytes += a.Estimate
+				}
+			}
+		}
+		d.edgeStatus = append(d.edgeStatus, es)
+	}
+	sort.SliceStable(d.edgeStatus, func(i, j int) bool {
+		a, b := d.edgeStatus[i], d.edgeStatus[j]
+		if a.Edge != b.Edge {
+			return a.Edge < b.Edge
+		}
+		if a.TargetHost != b.TargetHost {
+			return a.TargetHost < b.TargetHost
+		}
+		return a.TargetDataset < b.TargetDataset
+	})
+	sort.SliceStable(d.dsStatus, func(i, j int) bool {
+		a, b := d.dsStatus[i], d.dsStatus[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Dataset != b.Dataset {
+			return a.Dataset < b.Dataset
+		}
+		return a.Policy < b.Policy
+	})
 }

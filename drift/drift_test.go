@@ -198,3 +198,47 @@ func TestLagFromCursorBookmark(t *testing.T) {
 		t.Error("no pending actions: the planner should send @zplan_20261122T121500Z from the cursor")
 	}
 }
+
+// Report.Edges and Datasets measure what the findings summarise: an
+// in-sync edge lags 0; one snapshot behind lags from the common base and
+// counts the planner's estimate of the snapshot still to send; LastApply
+// is the newest managed snapshot's name time or current cursor's creation.
+func TestStatus(t *testing.T) {
+	r := detect(t, replicated(), t0.Add(2*time.Minute))
+	if len(r.Edges) != 1 || !r.Edges[0].InSync || !r.Edges[0].LagKnown || r.Edges[0].Lag != 0 || r.Edges[0].Blocked {
+		t.Fatalf("in sync: edges %+v", r.Edges)
+	}
+	if r.Edges[0].CursorCreation.IsZero() {
+		t.Errorf("in sync: no cursor creation in %+v", r.Edges[0])
+	}
+	if len(r.Datasets) != 1 || !r.Datasets[0].Newest.Equal(t0) || r.Datasets[0].Overdue {
+		t.Fatalf("in sync: datasets %+v", r.Datasets)
+	}
+	if !r.LastApply.Equal(t0) {
+		t.Errorf("last apply %v, want %v", r.LastApply, t0)
+	}
+
+	w := replicated()
+	w.Host("src").Write("tank/data", 3<<20)
+	w.Host("src").Snapshot("tank/data@zplan_20261122T121500Z")
+	r = detect(t, w, t0.Add(16*time.Minute))
+	e := r.Edges[0]
+	if e.InSync || !e.LagKnown || e.Lag != 16*time.Minute || e.Behind != 1 || e.UnsentBytes <= 0 {
+		t.Fatalf("behind: %+v", e)
+	}
+	if want := t0.Add(15 * time.Minute); !r.LastApply.Equal(want) {
+		t.Errorf("last apply %v, want %v", r.LastApply, want)
+	}
+
+	w = replicated()
+	w.Host("dst").Write("backup/src/data", 1<<20)
+	w.Host("dst").Snapshot("backup/src/data@theirs")
+	w.Host("src").Snapshot("tank/data@zplan_20261122T121500Z")
+	r = detect(t, w, t0.Add(16*time.Minute))
+	if e := r.Edges[0]; !e.Blocked || e.Conflicts != 1 || e.UnsentBytes != 0 {
+		t.Fatalf("diverged: %+v", e)
+	}
+	if r = detect(t, replicated(), t0.Add(40*time.Minute)); !r.Datasets[0].Overdue {
+		t.Errorf("missed: datasets %+v", r.Datasets)
+	}
+}

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/render"
 )
@@ -17,6 +18,8 @@ func NewDrift(f Format, v *View) Drift {
 		return driftJSON{v}
 	case Markdown:
 		return driftMarkdown{v}
+	case OpenMetrics:
+		return driftMetrics{v}
 	}
 	return driftHuman{v}
 }
@@ -40,3 +43,11 @@ func (v driftJSON) Drift(r *drift.Report) error {
 type driftMarkdown struct{ *View }
 
 func (v driftMarkdown) Drift(r *drift.Report) error { return render.DriftMarkdown(v.IO.Out, r) }
+
+type driftMetrics struct{ *View }
+
+func (v driftMetrics) Drift(r *drift.Report) error { return render.DriftMetrics(v.IO.Out, r) }
+
+func (v driftMarkdown) Fleet(pol *desired.Policy, r *drift.Report) error {
+	return render.GraphMarkdownBlock(v.IO.Out, pol, r)
+}

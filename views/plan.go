@@ -3,6 +3,8 @@ package views
 import (
 	"fmt"
 
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/render"
 )
@@ -65,3 +67,7 @@ func (v *planMarkdown) Saved(file string) {
 }
 
 func (v *planMarkdown) Done(*plan.Plan) {}
+
+func (v *planMarkdown) Fleet(pol *desired.Policy, r *drift.Report) error {
+	return render.GraphMarkdownBlock(v.IO.Out, pol, r)
+}

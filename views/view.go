@@ -13,6 +13,8 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/iostreams"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/render"
@@ -25,6 +27,9 @@ const (
 	Human Format = iota
 	JSON
 	Markdown
+	// OpenMetrics is Prometheus text exposition; only drift writes it
+	// (ParseFormat does not accept it: see ParseDriftFormat).
+	OpenMetrics
 )
 
 func (f Format) String() string {
@@ -33,6 +38,8 @@ func (f Format) String() string {
 		return "json"
 	case Markdown:
 		return "markdown"
+	case OpenMetrics:
+		return "openmetrics"
 	}
 	return "human"
 }
@@ -81,4 +88,11 @@ rest of the configuration is neither planned nor applied; run zplan plan
 without -target to see everything before you rely on the hosts' state.
 
 `, strings.Join(p.Targets, ", -target "))
+}
+
+// Fleet is implemented by the Markdown plan and drift views: after the
+// report they append the fleet's Mermaid graph, collapsed. Commands call
+// it when the view has it.
+type Fleet interface {
+	Fleet(pol *desired.Policy, r *drift.Report) error
 }

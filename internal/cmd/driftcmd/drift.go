@@ -33,13 +33,17 @@ replication cursors that no longer match, selected datasets without any
 snapshot yet, and snapshots kept past retention.
 
 -format json (or -json) writes one drift event per finding; -format
-markdown writes the report for a PR or issue comment.
+markdown writes the report for a PR or issue comment; -format openmetrics
+writes Prometheus text exposition (zplan_* gauges, no timestamps) for
+node_exporter's textfile collector, e.g.
+  zplan drift -format openmetrics > /var/lib/prometheus/node-exporter/zplan.prom.$$ &&
+  mv /var/lib/prometheus/node-exporter/zplan.prom.$$ /var/lib/prometheus/node-exporter/zplan.prom
 
 Exit status: 0 no drift, 1 error, 0 with drift (2 with -detailed-exitcode).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if opts.Format, err = opts.Flags.Output.Resolve(cmd); err != nil {
+			if opts.Format, err = resolveFormat(cmd, &opts.Flags.Output); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -53,9 +57,21 @@ Exit status: 0 no drift, 1 error, 0 with drift (2 with -detailed-exitcode).`,
 	cmd.Flags().BoolVar(&fl.NoColor, "no-color", false, "disable colour")
 	cmd.Flags().StringVar(&fl.Now, "now", "", "check as if the time were this RFC 3339 instant")
 	fl.Output.Register(cmd, "write drift events, one JSON object per line")
+	cmd.Flags().Lookup("format").Usage = "output format: human, json, markdown or openmetrics"
 	cmd.Flags().DurationVar(&opts.Grace, "grace", 0, "a snapshot this late after its slot is not drift yet (e.g. 5m, while the scheduled apply runs)")
 	cmd.Flags().BoolVar(&opts.Detailed, "detailed-exitcode", false, "exit 0 without drift, 2 with drift, 1 on errors")
 	return cmd
+}
+
+// resolveFormat is -format with drift's extra openmetrics.
+func resolveFormat(cmd *cobra.Command, o *cmdutil.FormatFlags) (views.Format, error) {
+	if o.Format != "openmetrics" {
+		return o.Resolve(cmd)
+	}
+	if o.JSON {
+		return views.OpenMetrics, cmdutil.UsageError{Msg: "-json and -format openmetrics conflict: give one of them"}
+	}
+	return views.OpenMetrics, nil
 }
 
 // Run observes the hosts and reports the drift.
@@ -79,6 +95,11 @@ func Run(opts *Options) error {
 	r := drift.Detect(drift.Input{Policy: pol, State: st, Plan: p, Now: s.Now, Grace: opts.Grace})
 	if err := v.Drift(r); err != nil {
 		return err
+	}
+	if g, ok := v.(views.Fleet); ok {
+		if err := g.Fleet(pol, r); err != nil {
+			return err
+		}
 	}
 	if opts.Detailed && len(r.Findings) > 0 {
 		return cmdutil.ErrChanges

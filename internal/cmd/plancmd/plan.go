@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/views"
@@ -70,15 +71,23 @@ func Run(opts *Options) error {
 		return err
 	}
 	defer s.Close()
-	p, err := s.MakePlan(ctx, opts.Flags.Explain, opts.Flags.Targets)
+	full, pol, st, err := s.ObserveAndPlan(ctx, opts.Flags.Explain)
 	if err != nil {
 		return err
 	}
+	p := full.Select(opts.Flags.Targets) // as Session.MakePlan
+
 	if f.AfterPlan != nil {
 		f.AfterPlan()
 	}
 	if err := v.Plan(p, opts.Flags.Explain); err != nil {
 		return err
+	}
+	if g, ok := v.(views.Fleet); ok {
+		r := drift.Detect(drift.Input{Policy: pol, State: st, Plan: full, Now: s.Now})
+		if err := g.Fleet(pol, r); err != nil {
+			return err
+		}
 	}
 	if opts.Out != "" {
 		if err := planfile.Save(opts.Flags.Config.Path(opts.Out), p, time.Now()); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/zplan/zplan/internal/cmd/applycmd"
 	"github.com/zplan/zplan/internal/cmd/driftcmd"
 	"github.com/zplan/zplan/internal/cmd/fmtcmd"
+	"github.com/zplan/zplan/internal/cmd/graphcmd"
 	"github.com/zplan/zplan/internal/cmd/plancmd"
 	"github.com/zplan/zplan/internal/cmd/showcmd"
 	"github.com/zplan/zplan/internal/cmd/unlockcmd"
@@ -40,7 +41,7 @@ hosts, and shows (plan) or carries out (apply) the difference.`,
 	root.SetErr(f.IO.ErrOut)
 	root.AddCommand(
 		plancmd.NewCmdPlan(f, nil), applycmd.NewCmdApply(f, nil), showcmd.NewCmdShow(f, nil),
-		driftcmd.NewCmdDrift(f, nil), validatecmd.NewCmdValidate(f, nil), fmtcmd.NewCmdFmt(f, nil),
+		driftcmd.NewCmdDrift(f, nil), graphcmd.NewCmdGraph(f, nil), validatecmd.NewCmdValidate(f, nil), fmtcmd.NewCmdFmt(f, nil),
 		unlockcmd.NewCmdForceUnlock(f, nil), versioncmd.NewCmdVersion(f),
 	)
 	return root
