@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -59,10 +60,12 @@ type yearSim struct {
 	mu        sync.Mutex // guards the per-apply state below (apply runs actions in parallel)
 	inApply   bool
 	cancel    context.CancelFunc
-	cmdN      int // commands of this apply so far
-	crashAt   int // crash before this command (0: no crash)
+	cmdN      int                   // commands of this apply so far
+	hostN     map[*zfsfake.Host]int // commands of this apply so far, per host
+	faultHost *zfsfake.Host         // the host where faultAt and crashAt count
+	crashAt   int                   // crash before this command of faultHost (0: no crash)
 	crashed   bool
-	faultAt   int // inject faultKind at this command (0: none)
+	faultAt   int // inject faultKind at this command of faultHost (0: none)
 	faultKind string
 	argvs     [][]string // every command of this apply, as run on a host
 }
@@ -89,13 +92,17 @@ func newYearSim(t *testing.T, seed uint64, days int) *yearSim {
 	s.src.Snapshot("tank/data@manual_keep_forever") // foreign: never destroyed
 	s.flaky.CreatePool("backup")
 	s.away.CreatePool("vault")
-	// The absence: two weeks starting a third of the way in.
-	s.awayFrom = s.now.Add(time.Duration(days/3) * 24 * time.Hour)
-	absence := 14 * 24 * time.Hour
-	if days < 20 {
-		absence = time.Duration(days/3) * 24 * time.Hour
+	// The absence: two weeks from a third of the way in, leaving at least
+	// three days to catch up; spans shorter than 18 days get a third of
+	// the span.
+	start, absence := days/3, 14
+	if days < 18 {
+		absence = days / 3
+	} else {
+		start = min(start, days-17)
 	}
-	s.awayUntil = s.awayFrom.Add(absence)
+	s.awayFrom = s.now.Add(time.Duration(start) * 24 * time.Hour)
+	s.awayUntil = s.awayFrom.Add(time.Duration(absence) * 24 * time.Hour)
 	s.cfg = &hclspec.Config{
 		Hosts: []*hclspec.Host{{Name: "src"}, {Name: "flaky"}, {Name: "away"}},
 		Snapshots: []*hclspec.SnapshotPolicy{{
@@ -144,8 +151,15 @@ func (f *faultHost) Run(ctx context.Context, c remote.Cmd) error {
 		s.mu.Unlock()
 		return fmt.Errorf("%s: controller crashed", f.Name())
 	}
+	// Faults are decided per host and per command index on that host, not
+	// from one stream shared by all: a send and its receive run at once,
+	// and their order must not change what the seed does. Apply runs one
+	// action at a time, so each host's commands come in a fixed order.
 	s.cmdN++
-	if s.cmdN == s.crashAt {
+	s.hostN[f.Host]++
+	n := s.hostN[f.Host]
+	rng := rand.New(rand.NewPCG(s.seed^uint64(s.step)<<20, uint64(n)<<8|uint64(len(f.Name()))))
+	if f.Host == s.faultHost && n == s.crashAt {
 		// The controller dies here: this command and every later one never run.
 		s.crashed = true
 		s.faults[faultCrash]++
@@ -156,10 +170,10 @@ func (f *faultHost) Run(ctx context.Context, c remote.Cmd) error {
 	// One seeded fault at a chosen command of a faulty run, on any host;
 	// the flaky target's commands fail besides, one in 60.
 	fault := ""
-	if s.cmdN == s.faultAt {
+	if f.Host == s.faultHost && n == s.faultAt {
 		fault = s.faultKind
-	} else if f.Host == s.flaky && s.rng.IntN(60) == 0 {
-		fault = []string{faultFail, faultLostReply, faultPartial}[s.rng.IntN(3)]
+	} else if f.Host == s.flaky && rng.IntN(60) == 0 {
+		fault = []string{faultFail, faultLostReply, faultPartial}[rng.IntN(3)]
 	}
 	isStream := len(c.Argv) > 1 && (c.Argv[1] == "send" || c.Argv[1] == "recv" || c.Argv[1] == "receive")
 	if fault == faultPartial && !isStream {
@@ -168,7 +182,7 @@ func (f *faultHost) Run(ctx context.Context, c remote.Cmd) error {
 	if fault != "" {
 		s.faults[fault]++
 	}
-	budget := int64(1 + s.rng.IntN(4000))
+	budget := int64(1 + rng.IntN(4000))
 	s.mu.Unlock()
 	switch fault {
 	case faultFail:
@@ -183,9 +197,33 @@ func (f *faultHost) Run(ctx context.Context, c remote.Cmd) error {
 		<-ctx.Done()
 		return fmt.Errorf("%s: %s: %w", f.Name(), strings.Join(c.Argv, " "), ctx.Err())
 	case faultPartial:
-		s.src.InterruptSendAfter(budget)
+		if c.Argv[1] == "send" {
+			// Apply runs one send at a time: this one breaks.
+			f.Host.InterruptSendAfter(budget)
+		} else {
+			// The stream into the receive ends early, as a cut connection.
+			c.Stdin = &cutReader{r: c.Stdin, left: budget}
+		}
 	}
 	return f.Host.Run(ctx, c)
+}
+
+// cutReader returns n bytes of r, then fails as a lost connection does.
+type cutReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func (s *yearSim) hosts() map[string]remote.Host {
@@ -241,9 +279,10 @@ func (s *yearSim) apply(p *plan.Plan, faults bool) error {
 	defer cancel()
 	s.mu.Lock()
 	s.inApply, s.cancel, s.cmdN, s.crashAt, s.crashed, s.argvs = faults, cancel, 0, 0, false, nil
-	s.faultAt, s.faultKind = 0, ""
+	s.faultAt, s.faultKind, s.faultHost, s.hostN = 0, "", nil, map[*zfsfake.Host]int{}
 	if faults && s.rng.IntN(3) == 0 {
-		n := 1 + s.rng.IntN(max(1, 2*len(p.Actions)+2))
+		s.faultHost = []*zfsfake.Host{s.src, s.src, s.flaky, s.away}[s.rng.IntN(4)]
+		n := 1 + s.rng.IntN(max(1, len(p.Actions)+2))
 		switch k := []string{faultFail, faultLostReply, faultHang, faultPartial, faultPartial, faultCrash}[s.rng.IntN(6)]; k {
 		case faultCrash:
 			s.crashAt = n
@@ -326,32 +365,35 @@ func TestSimulateYearWithFaults(t *testing.T) {
 			awayCameBack = true
 		}
 	}
-	// The faults stop: the next runs converge, and each edge ends with
+	// The faults stop: the next runs succeed and converge (a run that
+	// receives snapshots changes what target retention keeps, so the
+	// destroys it leads to come one run later), and each edge ends with
 	// exactly one cursor per dataset and the source's newest snapshot.
 	s.now = s.now.Add(15 * time.Minute)
-	converged := false
-	for i := 0; i < 3 && !converged; i++ {
-		before := s.observeAll()
+	for i := 0; ; i++ {
 		p := s.plan()
+		if p.Empty() {
+			break
+		}
+		if i == 3 {
+			s.fatalf("no convergence after the faults stopped: %d actions, first %s (%s)", len(p.Actions), p.Actions[0].Address, p.Actions[0].Reason)
+		}
 		s.checkPlan(p, before)
 		err := s.apply(p, false)
 		s.runs++
 		after := s.observeAll()
 		s.checkRun(p, err, nil, before, after, prev)
-		converged = err == nil && s.plan().Empty()
+		before = after
+		if err != nil {
+			s.fatalf("run %d after the faults stopped failed: %v", i+1, err)
+		}
 	}
-	if !converged {
-		p := s.plan()
-		s.fatalf("no convergence after the faults stopped: %d actions, first %s (%s)", len(p.Actions), p.Actions[0].Address, p.Actions[0].Reason)
+	if s.failedRuns == 0 {
+		s.fatalf("no run failed: the simulation injected nothing")
 	}
 	s.checkConverged(s.observeAll())
 	if !awayCameBack {
 		s.fatalf("the away host never came back")
-	}
-	for _, f := range faultTypes {
-		if s.faults[f] == 0 {
-			s.fatalf("no %s fault was injected: the simulation does not exercise it", f)
-		}
 	}
 	var fs []string
 	for _, f := range faultTypes {
@@ -359,6 +401,11 @@ func TestSimulateYearWithFaults(t *testing.T) {
 	}
 	t.Logf("seed %d, %d days: %d runs (%d failed), faults %s, %d invariant checks, %s wall",
 		seed, days, s.runs, s.failedRuns, strings.Join(fs, " "), s.checks, time.Since(start).Round(time.Millisecond))
+	for _, f := range faultTypes {
+		if s.faults[f] == 0 {
+			s.fatalf("no %s fault was injected: the simulation does not exercise it", f)
+		}
+	}
 }
 
 // checkPlan checks what every plan must be, before it runs.
