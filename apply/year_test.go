@@ -53,6 +53,7 @@ type yearSim struct {
 	awayUntil  time.Time
 	step       int
 	faults     map[string]int
+	fromBM     map[string]int // incremental sends planned from a cursor bookmark, per edge
 	checks     int
 	runs       int
 	failedRuns int
@@ -81,7 +82,7 @@ func (s *yearSim) target(edge int, ds string) string {
 
 func newYearSim(t *testing.T, seed uint64, days int) *yearSim {
 	s := &yearSim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), faults: map[string]int{}}
+		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), faults: map[string]int{}, fromBM: map[string]int{}}
 	s.world = zfsfake.NewWorld(func() time.Time { return s.now })
 	s.src, s.flaky, s.away = s.world.Host("src"), s.world.Host("flaky"), s.world.Host("away")
 	s.src.CreatePool("tank")
@@ -314,7 +315,7 @@ type dsKey struct {
 }
 
 func TestSimulateYearWithFaults(t *testing.T) {
-	days := 30
+	days := 20 // the two-week absence and three days to catch up
 	if testing.Short() {
 		days = 6
 	}
@@ -361,6 +362,9 @@ func TestSimulateYearWithFaults(t *testing.T) {
 		after := s.observeAll()
 		s.checkRun(p, err, argvs, before, after, prev)
 		before = after
+		if s.step%(30*96) == 30*96-1 {
+			t.Logf("day %d: %d runs, %d failed, %d invariant checks, %s", s.step/96+1, s.runs, s.failedRuns, s.checks, time.Since(start).Round(time.Second))
+		}
 		if !s.isAway() && !s.now.Before(s.awayUntil) && !awayCameBack {
 			awayCameBack = true
 		}
@@ -399,8 +403,8 @@ func TestSimulateYearWithFaults(t *testing.T) {
 	for _, f := range faultTypes {
 		fs = append(fs, fmt.Sprintf("%s=%d", f, s.faults[f]))
 	}
-	t.Logf("seed %d, %d days: %d runs (%d failed), faults %s, %d invariant checks, %s wall",
-		seed, days, s.runs, s.failedRuns, strings.Join(fs, " "), s.checks, time.Since(start).Round(time.Millisecond))
+	t.Logf("seed %d, %d days: %d runs (%d failed), faults %s, %d invariant checks, incremental sends from a cursor bookmark %v, %s wall",
+		seed, days, s.runs, s.failedRuns, strings.Join(fs, " "), s.checks, s.fromBM, time.Since(start).Round(time.Millisecond))
 	for _, f := range faultTypes {
 		if s.faults[f] == 0 {
 			s.fatalf("no %s fault was injected: the simulation does not exercise it", f)
@@ -439,6 +443,9 @@ func (s *yearSim) checkPlan(p *plan.Plan, obs map[string]*observe.Host) {
 			if d := obs[a.Send.TargetHost].Datasets[a.Send.TargetDataset]; d != nil && len(d.Snapshots) > 0 {
 				s.fatalf("full send %s into %s:%s, which has %d snapshots", a.Address, a.Send.TargetHost, a.Send.TargetDataset, len(d.Snapshots))
 			}
+		}
+		if a.Kind == plan.KindSendIncremental && strings.HasPrefix(a.Send.From, "#") {
+			s.fromBM[a.Send.Edge]++
 		}
 		if a.Kind == plan.KindRollback {
 			s.fatalf("rollback planned: %s", a.Address)
