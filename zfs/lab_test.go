@@ -6,6 +6,7 @@ package zfs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -233,6 +234,23 @@ func TestFakeMatchesReal(t *testing.T) {
 		step(zfs.RollbackArgv("P/c", "s2")...)
 		step(zfs.HoldArgv("zplan_last_x", "P/c@s2")...)
 		step(zfs.GUIDsArgv("P/a@s2", "P/a@gone")...)
+		// zfs_open's wording, which the fake copies from the OpenZFS source
+		// (zfsfake's openError, bookmark): exit status and stderr verbatim.
+		stepText := func(argv ...string) {
+			for i := range argv {
+				argv[i] = P(argv[i])
+			}
+			_, err := remote.Output(t.Context(), side.h, argv...)
+			var ee *remote.ExitError
+			if !errors.As(err, &ee) {
+				fmt.Fprintf(&log, "%s -> %v\n", strings.ReplaceAll(strings.Join(argv, " "), side.pool, "P"), err)
+				return
+			}
+			fmt.Fprintf(&log, "%s -> exit %d %q\n", strings.ReplaceAll(strings.Join(argv, " "), side.pool, "P"), ee.Code, strings.ReplaceAll(ee.Stderr, side.pool, "P"))
+		}
+		stepText(zfs.GUIDsArgv("P/a@s2", "P/a#gone", "P/nope#gone", "P/a@gone")...)
+		stepText(zfs.BookmarkArgv("P/a@gone", "P/a#g")...)
+		stepText(zfs.BookmarkArgv("P/a#gone", "P/a#g")...)
 
 		st, err := observe.ObserveHost(t.Context(), side.name, side.h)
 		if err != nil {

@@ -364,7 +364,12 @@ func (r *run) bookmark(args []string) error {
 	}
 	o, found := h.open(src)
 	if !found {
-		return r.fail(1, fmt.Sprintf("cannot open '%s': dataset does not exist", src))
+		// zfs_do_bookmark opens the source with zfs_open and, when that
+		// fails, prints its usage and exits 2 (OpenZFS 2.3.2
+		// cmd/zfs/zfs_main.c:8323 `zhp = zfs_open(g_zfs, source,
+		// source_type); if (zhp == NULL) goto usage;`, usage() :550-551 and
+		// `exit(requested ? 0 : 2)` :633, HELP_BOOKMARK :413): see openError.
+		return r.fail(2, fmt.Sprintf("cannot open '%s': %s\nusage:\n\tbookmark <snapshot|bookmark> <newbookmark>", src, h.openError(src)))
 	}
 	if o.s == nil && o.b == nil {
 		return r.fail(1, fmt.Sprintf("cannot create bookmark '%s': invalid argument", dst))

@@ -3,6 +3,7 @@ package zfsfake
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,14 +244,42 @@ func TestBookmark(t *testing.T) {
 	if ee.Stderr != "cannot create bookmark 'tank/data#a': bookmark exists\n" || zfs.Classify(ee) != zfs.ErrExists {
 		t.Errorf("bookmark twice: %q", ee.Stderr)
 	}
+	// zfs bookmark prints zfs_open's complaint, then its usage, and exits 2
+	// (see the fake's bookmark): not a kind zplan tolerates.
 	ee = fails(t, h, zfs.BookmarkArgv("tank/data@gone", "tank/data#g")...)
-	if zfs.Classify(ee) != zfs.ErrNotExist {
-		t.Errorf("bookmark of a missing snapshot: %q", ee.Stderr)
+	if ee.Code != 2 || ee.Stderr != "cannot open 'tank/data@gone': dataset does not exist\nusage:\n\tbookmark <snapshot|bookmark> <newbookmark>\n" || zfs.Classify(ee) == zfs.ErrExists {
+		t.Errorf("bookmark of a missing snapshot: exit %d, %q", ee.Code, ee.Stderr)
+	}
+	ee = fails(t, h, zfs.BookmarkArgv("tank/data#gone", "tank/data#g")...)
+	if ee.Code != 2 || !strings.HasPrefix(ee.Stderr, "cannot open 'tank/data#gone': no such pool or dataset\nusage:\n") {
+		t.Errorf("bookmark of a missing bookmark: exit %d, %q", ee.Code, ee.Stderr)
 	}
 	// The bookmark outlives its snapshot.
 	mustRun(t, h, zfs.DestroySnapshotsArgv("tank/data", "a")...)
 	if !h.Exists("tank/data#a") || h.Exists("tank/data@a") {
 		t.Error("bookmark should survive its snapshot")
+	}
+}
+
+// zfs_open's two texts for a name that does not open: a missing bookmark
+// of a dataset that exists is EZFS_NOENT ("no such pool or dataset"),
+// anything else ENOENT ("dataset does not exist"); zplan classifies both
+// as missing and reads the name back.
+func TestListMissingBookmarkWording(t *testing.T) {
+	_, h := newHost(t)
+	h.Snapshot("tank/data@a")
+	ee := fails(t, h, zfs.GUIDsArgv("tank/data@a", "tank/data#gone", "tank/nope#gone", "tank/data@gone")...)
+	want := "cannot open 'tank/data#gone': no such pool or dataset\n" +
+		"cannot open 'tank/nope#gone': dataset does not exist\n" +
+		"cannot open 'tank/data@gone': dataset does not exist\n"
+	if ee.Code != 1 || ee.Stderr != want {
+		t.Fatalf("exit %d, stderr %q, want %q", ee.Code, ee.Stderr, want)
+	}
+	if k := zfs.Classify(ee); k != zfs.ErrNotExist {
+		t.Errorf("Classify = %d, want ErrNotExist", k)
+	}
+	if got, ok := zfs.Missing(ee); !ok || !slices.Equal(got, []string{"tank/data#gone", "tank/nope#gone", "tank/data@gone"}) {
+		t.Errorf("missing names %q (%v)", got, ok)
 	}
 }
 

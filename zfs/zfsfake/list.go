@@ -92,6 +92,25 @@ func (h *Host) open(name string) (object, bool) {
 	return object{}, false
 }
 
+// openError is what zfs_open prints after "cannot open 'NAME': " when
+// name does not open. A bookmark is looked up by iterating its dataset's
+// bookmarks, and finding none is EZFS_NOENT, whose text is "no such pool
+// or dataset"; a missing dataset or snapshot is ENOENT from
+// make_dataset_handle, "dataset does not exist" (OpenZFS 2.3.2
+// lib/libzfs/libzfs_dataset.c:767 zfs_open, `zfs_error(hdl, EZFS_NOENT,
+// errbuf)` after zfs_iter_bookmarks; lib/libzfs/libzfs_util.c:114
+// `case EZFS_NOENT: return "no such pool or dataset"` and :457
+// zfs_standard_error_fmt `case ENOENT: "dataset does not exist"`; the same
+// in 2.1.11 and 2.2.7).
+func (h *Host) openError(name string) string {
+	if dn, _, ok := strings.Cut(name, "#"); ok {
+		if d := h.ds[dn]; d != nil {
+			return "no such pool or dataset"
+		}
+	}
+	return "dataset does not exist"
+}
+
 // listProps are the properties zfs list can print here.
 var listProps = map[string]bool{
 	"name": true, "type": true, "guid": true, "createtxg": true, "creation": true,
@@ -350,7 +369,7 @@ func (r *run) list(args []string) error {
 		for _, n := range names {
 			o, ok := h.open(n)
 			if !ok {
-				fmt.Fprintf(&stderr, "cannot open '%s': dataset does not exist\n", n)
+				fmt.Fprintf(&stderr, "cannot open '%s': %s\n", n, h.openError(n))
 				continue
 			}
 			if !types[o.typ] {
