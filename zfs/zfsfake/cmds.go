@@ -369,7 +369,11 @@ func (r *run) bookmark(args []string) error {
 		// cmd/zfs/zfs_main.c:8323 `zhp = zfs_open(g_zfs, source,
 		// source_type); if (zhp == NULL) goto usage;`, usage() :550-551 and
 		// `exit(requested ? 0 : 2)` :633, HELP_BOOKMARK :413): see openError.
-		return r.fail(2, fmt.Sprintf("cannot open '%s': %s\nusage:\n\tbookmark <snapshot|bookmark> <newbookmark>", src, h.openError(src)))
+		// The epilogue after the usage line is what zfs 2.3.2 printed in
+		// the lab (TestFakeMatchesReal).
+		return r.fail(2, fmt.Sprintf("cannot open '%s': %s\nusage:\n\tbookmark <snapshot|bookmark> <newbookmark>\n\n"+
+			"For the property list, run: zfs set|get\n\nFor the delegated permission list, run: zfs allow|unallow\n\n"+
+			"For further help on a command or topic, run: zfs help [<topic>]", src, h.openError(src)))
 	}
 	if o.s == nil && o.b == nil {
 		return r.fail(1, fmt.Sprintf("cannot create bookmark '%s': invalid argument", dst))
