@@ -39,7 +39,9 @@ variable "dst_pool" {
 }
 
 locals {
-  ssh_timeout = "10s"
+  # The lab guest runs under emulation; a loaded guest has taken over 20s
+  # to finish an SSH handshake.
+  ssh_timeout = "60s"
 }
 
 host "src" {

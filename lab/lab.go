@@ -260,7 +260,7 @@ func acquire(ctx context.Context, o acquireOpts, log io.Writer) (l *Lab, err err
 		KnownHostsFile: filepath.Join(dir, "known_hosts"),
 		ZFSTrack:       track, Accel: st.Accel, Disks: st.Disks,
 	}
-	l.host, err = dialGuest(ctx, "lab", l.Port, l.IdentityFile, l.KnownHostsFile, 15*time.Second)
+	l.host, err = dialGuest(ctx, "lab", l.Port, l.IdentityFile, l.KnownHostsFile, guestSSHTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -403,11 +403,15 @@ func (l *Lab) SSHArgs() []string {
 		"-p", strconv.Itoa(l.Port), l.User + "@" + l.Addr}
 }
 
+// guestSSHTimeout bounds an SSH handshake with the guest: under TCG a
+// guest loaded by parallel tests has taken over 20s.
+const guestSSHTimeout = 60 * time.Second
+
 // SSHConfig describes the guest for remote.DialSSH, for code under test
 // that opens its own connections (each costs about a second under
 // emulation; Host shares one).
 func (l *Lab) SSHConfig(name string) remote.SSHConfig {
-	return sshConfig(name, l.Port, l.IdentityFile, l.KnownHostsFile, 15*time.Second)
+	return sshConfig(name, l.Port, l.IdentityFile, l.KnownHostsFile, guestSSHTimeout)
 }
 
 // Host returns a remote.Host named name that runs commands in the guest

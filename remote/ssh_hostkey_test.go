@@ -241,7 +241,9 @@ func TestSSHCommandTimeout(t *testing.T) {
 	case <-time.After(cfg.CommandTimeout + stopGrace + 5*time.Second):
 		t.Fatal("hung command was not stopped")
 	}
-	if d := time.Since(start); d > cfg.CommandTimeout+stopGrace/2 {
+	// Stopped within the grace a hung command gets (not a timing target:
+	// a loaded machine only makes the kill later, never the check wrong).
+	if d := time.Since(start); d > cfg.CommandTimeout+stopGrace {
 		t.Errorf("timeout took %s", d)
 	}
 	waitGone(t, m, 5*time.Second)
