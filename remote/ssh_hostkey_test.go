@@ -160,7 +160,7 @@ func TestSSHJumpHostKeyChecked(t *testing.T) {
 		{"via-good", false, "unknown host key"}, // the target itself is checked
 	} {
 		t.Run(fmt.Sprintf("%s insecure=%v", c.addr, c.insecure), func(t *testing.T) {
-			before := strings.Count(srv.Log(), "Accepted publickey")
+			before := strings.Count(srv.SettledLog(), "Accepted publickey")
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			h, err := dialSSH(ctx, SSHConfig{Name: "t", Address: c.addr, SSHConfigFile: conf, InsecureIgnoreHostKey: c.insecure})
@@ -169,7 +169,7 @@ func TestSSHJumpHostKeyChecked(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer h.Close()
-				if n := strings.Count(srv.Log(), "Accepted publickey") - before; n != 2 {
+				if n := strings.Count(srv.SettledLog(), "Accepted publickey") - before; n != 2 {
 					t.Errorf("want 2 logins (jump and target), sshd saw %d", n)
 				}
 				return

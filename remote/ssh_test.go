@@ -516,10 +516,9 @@ func TestSSHLazy(t *testing.T) {
 	srv := sshtest.Start(t)
 	cfg := testConfig(t, srv)
 	cfg.Lazy = true
-	before := strings.Count(srv.Log(), "Connection from")
+	before := strings.Count(srv.SettledLog(), "Connection from")
 	h := dialTest(t, cfg)
-	time.Sleep(100 * time.Millisecond)
-	if n := strings.Count(srv.Log(), "Connection from"); n != before {
+	if n := strings.Count(srv.SettledLog(), "Connection from"); n != before {
 		t.Fatalf("lazy host connected before its first command")
 	}
 	if out, err := Output(context.Background(), h, "echo", "late"); err != nil || string(out) != "late\n" {

@@ -60,6 +60,22 @@ func (s *Server) Pid() int { return s.cmd.Process.Pid }
 // Log returns what sshd has logged so far (for failure messages).
 func (s *Server) Log() string { return s.log.String() }
 
+// SettledLog is Log once sshd has stopped writing for a moment (at most
+// 5s): sshd logs a connection a little after it happened, so a test that
+// counts log lines before and after a step reads the settled log.
+func (s *Server) SettledLog() string {
+	last := s.Log()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		cur := s.Log()
+		if cur == last {
+			return cur
+		}
+		last = cur
+	}
+	return last
+}
+
 // Available reports whether sshd can be started here. Tests call Start,
 // which fails (or skips when ZPLAN_SSHD=skip) when it is not.
 func Available() bool {
