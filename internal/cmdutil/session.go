@@ -12,6 +12,7 @@ import (
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/diff"
+	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/lock"
 	"github.com/zplan/zplan/observe"
@@ -92,6 +93,15 @@ func (s *Session) MakePlan(ctx context.Context, explain bool, targets []string) 
 		return nil, err
 	}
 	return p.Select(targets), nil
+}
+
+// Drift observes, plans and compares: what drift and graph show.
+func (s *Session) Drift(ctx context.Context, grace time.Duration) (*drift.Report, *desired.Policy, error) {
+	p, pol, st, err := s.ObserveAndPlan(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return drift.Detect(drift.Input{Policy: pol, State: st, Plan: p, Now: s.Now, Grace: grace}), pol, nil
 }
 
 // ObserveAndPlan also returns the policy and the observed state, which

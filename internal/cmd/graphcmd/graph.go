@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/zplan/zplan/drift"
 	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/render"
 )
@@ -67,11 +66,10 @@ func Run(opts *Options) error {
 		return err
 	}
 	defer s.Close()
-	p, pol, st, err := s.ObserveAndPlan(ctx, false)
+	r, pol, err := s.Drift(ctx, opts.Grace)
 	if err != nil {
 		return err
 	}
-	r := drift.Detect(drift.Input{Policy: pol, State: st, Plan: p, Now: s.Now, Grace: opts.Grace})
 	if opts.Format == "dot" {
 		return render.GraphDOT(f.IO.Out, pol, r)
 	}
