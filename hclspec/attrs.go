@@ -131,3 +131,24 @@ func quoted[T ~string](names []T) []string {
 	}
 	return out
 }
+
+func (d *decoder) strMap(at hcl.Attributes, name string) (map[string]string, *hcl.Attribute) {
+	a := at[name]
+	if a == nil {
+		return nil, nil
+	}
+	v, ok := d.value(a)
+	if !ok {
+		return nil, nil
+	}
+	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+		d.typeError(a, `a map of strings (e.g. { compression = "zstd" })`, v)
+		return nil, nil
+	}
+	var out map[string]string
+	if err := gocty.FromCtyValue(mustConvert(v, cty.Map(cty.String)), &out); err != nil {
+		d.errorf(a.Expr.Range().Ptr(), "Incorrect attribute value type", "%s must be a map of strings: %v.", name, err)
+		return nil, nil
+	}
+	return out, a
+}

@@ -107,9 +107,19 @@ type Replication struct {
 	AllowDecrypt bool         // explicit opt-in to send an encrypted dataset decrypted
 	OnDivergence OnDivergence // refuse (default) or rollback
 	SendOptions  SendOptions
+	// Receive are the properties every receive sets on the replica.
+	Receive ReceiveOptions
 
 	TargetRetention *Retention
 	DefRange        hcl.Range
+}
+
+// ReceiveOptions are the properties zfs recv sets on a replica, on the
+// first receive and every later one, so they also bring back a replica
+// someone changed.
+type ReceiveOptions struct {
+	Set     map[string]string // zfs recv -o name=value
+	Inherit []string          // zfs recv -x name: never taken from the stream
 }
 
 // SendOptions are extra zfs send flags.

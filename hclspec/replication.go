@@ -20,8 +20,10 @@ var replSourceSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 
 var replTargetSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "host", Required: true}, {Name: "root", Required: true}, {Name: "strip_prefix"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "retention"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "receive"}},
 }
+
+var receiveSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "set"}, {Name: "inherit"}}}
 
 var sendSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "large_blocks"}, {Name: "compressed"}, {Name: "embedded"}, {Name: "properties"},
@@ -49,6 +51,7 @@ func (d *decoder) replication(b *hcl.Block) *Replication {
 	r.SendOptions = SendOptions{LargeBlocks: true, Compressed: true}
 
 	var src, tgt, send *hcl.Block
+	var recvBlocks []*hcl.Block
 	for _, blk := range c.Blocks {
 		ptr := map[string]**hcl.Block{"source": &src, "target": &tgt, "send": &send}[blk.Type]
 		if *ptr != nil {
@@ -69,7 +72,9 @@ func (d *decoder) replication(b *hcl.Block) *Replication {
 		d.errorf(b.DefRange.Ptr(), "Missing target block", "%s needs a target block: target { host = host.NAME; root = \"pool/backup\" }.", where)
 		ok = false
 	} else {
-		ok = d.replTarget(tgt, r, where) && ok
+		var tok bool
+		tok, recvBlocks = d.replTarget(tgt, r, where)
+		ok = tok && ok
 	}
 	if send != nil {
 		sc := d.content(send.Body, sendSchema, "the send block of "+where)
@@ -82,6 +87,7 @@ func (d *decoder) replication(b *hcl.Block) *Replication {
 	if !ok {
 		return nil
 	}
+	r.Receive = d.receive(recvBlocks, r.SendOptions.Properties, where)
 	d.checkOverlap(r, tgt)
 	return r
 }
@@ -125,7 +131,9 @@ func (d *decoder) replSource(b *hcl.Block, r *Replication, where string) bool {
 	return ok
 }
 
-func (d *decoder) replTarget(b *hcl.Block, r *Replication, where string) bool {
+// replTarget reads the target block; it returns its receive blocks,
+// which need the send options.
+func (d *decoder) replTarget(b *hcl.Block, r *Replication, where string) (bool, []*hcl.Block) {
 	c := d.content(b.Body, replTargetSchema, "the target block of "+where)
 	at := c.Attributes
 	ok := true
@@ -152,7 +160,13 @@ func (d *decoder) replTarget(b *hcl.Block, r *Replication, where string) bool {
 		}
 	}
 	r.TargetRetention = d.retentionBlock(c.Blocks, "the target of "+where, false)
-	return ok
+	var recv []*hcl.Block
+	for _, blk := range c.Blocks {
+		if blk.Type == "receive" {
+			recv = append(recv, blk)
+		}
+	}
+	return ok, recv
 }
 
 // checkOverlap refuses a replication into its own source subtree on one
