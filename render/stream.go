@@ -99,10 +99,7 @@ func (s *Stream) Plan(p *plan.Plan, operation string) {
 		s.Emit("info", "planned_change", a.Address+": plan to "+ChangeAction(a.Kind), map[string]any{"change": ch})
 	}
 	for _, c := range p.Conflicts {
-		where := c.Host + ":" + c.Dataset
-		if c.Edge != "" {
-			where = "replication " + c.Edge + ", " + where
-		}
+		where := c.Where()
 		s.Diagnostic("error", "Conflict: "+where, c.Message+resolution(c.Resolution))
 	}
 	sum := p.Summarize()
