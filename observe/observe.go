@@ -234,8 +234,9 @@ func ObserveHost(ctx context.Context, name string, h remote.Host) (*Host, error)
 	parseErr := zfs.ScanList(pr, b.add, b.bad)
 	pr.CloseWithError(errors.New("listing parser stopped"))
 	err := <-runErr
-	if parseErr != nil {
-		// The parse error explains a failed write into the closed pipe.
+	if parseErr != nil && (err == nil || !errors.Is(parseErr, err)) {
+		// The parse error explains a failed write into the closed pipe
+		// (unless it is the command's own failure, passed on by the pipe).
 		return nil, fmt.Errorf("host %s: %w", name, parseErr)
 	}
 	if err != nil {
