@@ -73,7 +73,9 @@ on) is locked before the hosts are observed, so the plan is made under the
 lock. A lock left by a zplan of this controller that died (kill -9, crash,
 reboot) is broken, with a line saying so; one held by a live zplan or by
 another controller is waited for (-lock-timeout) or reported with how to
-remove it (zplan force-unlock).`,
+remove it (zplan force-unlock). A host zplan cannot connect to is not
+locked and not observed: its edges are conflicts and the rest is applied
+(exit 1); a saved plan needs every host it works on.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
