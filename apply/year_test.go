@@ -249,20 +249,17 @@ func (s *yearSim) fatalf(format string, args ...any) {
 	s.t.Fatalf("ZPLAN_SIM_SEED=%d step %d (%s): %s", s.seed, s.step, s.now.Format(time.RFC3339), fmt.Sprintf(format, args...))
 }
 
-// plan observes the hosts as a controller that tolerates an unreachable
-// host would: an unreachable target's edges become conflicts, the rest
-// is planned.
+// plan observes the hosts as the controller does (observe.ObserveAll):
+// an unreachable target's edges become conflicts, the rest is planned.
 func (s *yearSim) plan() *plan.Plan {
-	st := &observe.State{Hosts: map[string]*observe.Host{}}
-	for name, h := range s.hosts() {
-		oh, err := observe.ObserveHost(context.Background(), name, h)
-		if err != nil {
-			if name == "away" && errors.Is(err, errUnreachable) {
-				continue
-			}
+	st, err := observe.ObserveAll(context.Background(), s.hosts())
+	if err != nil {
+		s.fatalf("observe: %v", err)
+	}
+	for name, err := range st.Unobserved {
+		if name != "away" || !errors.Is(err, errUnreachable) {
 			s.fatalf("observe %s: %v", name, err)
 		}
-		st.Hosts[name] = oh
 	}
 	pol, err := desired.Resolve(s.cfg, st)
 	if err != nil {

@@ -24,9 +24,10 @@ type Policy struct {
 	Problems []Problem
 }
 
-// Problem is something the policy cannot do on one host/dataset.
+// Problem is something the policy cannot do on one host/dataset, or
+// for one replication (Edge: its id) as a whole.
 type Problem struct {
-	Host, Dataset, Message, Resolution string
+	Host, Dataset, Edge, Message, Resolution string
 }
 
 // SnapshotRule: Dataset on Host gets Prefix snapshots on Schedule.
@@ -111,7 +112,7 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("snapshots %q: %w", sp.Name, err)
 		}
-		for _, ds := range p.selectDatasets(st, sp.Host, sp.Datasets) {
+		for _, ds := range p.selectDatasets(st, sp.Host, sp.Datasets, "") {
 			p.Snapshots = append(p.Snapshots, &SnapshotRule{Policy: sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix, Schedule: sched})
 			p.Retention = append(p.Retention, &RetentionRule{
 				Source: "snapshots." + sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix,
@@ -132,7 +133,7 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("replication %q: target retention: %w", r.Name, err)
 		}
-		for _, ds := range p.selectDatasets(st, host, sel) {
+		for _, ds := range p.selectDatasets(st, host, sel, r.ID) {
 			tgt := TargetName(r, ds)
 			p.Edges = append(p.Edges, &Edge{
 				Name: r.Name, ID: r.ID, SourceHost: host, SourceDataset: ds,
@@ -202,11 +203,18 @@ func (p *Policy) problem(pr Problem) {
 }
 
 // selectDatasets returns the datasets of host that sel chooses, sorted.
-// An exact name that does not exist is recorded as a problem.
-func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.DatasetSelector) []string {
+// An exact name that does not exist is recorded as a problem. A host
+// that was not observed chooses nothing: the problem names the
+// replication edge (its id) when sel is a replication's source, since
+// its edges cannot be listed without the host's datasets.
+func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.DatasetSelector, edge string) []string {
 	h := st.Hosts[host]
 	if h == nil {
-		p.Problems = append(p.Problems, Problem{Host: host, Message: "host was not observed"})
+		msg := st.WhyUnobserved(host)
+		if edge != "" {
+			msg = "source " + msg + "; nothing of this replication is planned"
+		}
+		p.problem(Problem{Host: host, Edge: edge, Message: msg})
 		return nil
 	}
 	chosen := map[string]bool{}

@@ -340,7 +340,7 @@ func (p *planner) conflict(kind plan.ConflictKind, e *desired.Edge, host, datase
 func problemConflicts(pol *desired.Policy, st *observe.State) []*plan.Conflict {
 	var out []*plan.Conflict
 	for _, pr := range pol.Problems {
-		out = append(out, &plan.Conflict{Kind: problemKind(st, pr), Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
+		out = append(out, &plan.Conflict{Kind: problemKind(st, pr), Edge: pr.Edge, Host: pr.Host, Dataset: pr.Dataset, Message: pr.Message, Resolution: pr.Resolution})
 	}
 	return out
 }

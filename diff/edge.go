@@ -52,13 +52,30 @@ func (p *planner) edge(e *desired.Edge) {
 				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, needUnsent, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
 			}
 		}
+		if p.st.Hosts[e.TargetHost] == nil {
+			p.keepCursorBases(e, src)
+		}
+	}
+}
+
+// keepCursorBases keeps, even under prune_unsent, the source snapshots
+// the edge's cursor bookmarks mark: with the target unobserved, they
+// are the newest common snapshot as far as zplan can tell (invariant 2).
+func (p *planner) keepCursorBases(e *desired.Edge, src *observe.Dataset) {
+	for _, name := range edgeCursors(src, e.ID) {
+		_, guid, _ := plan.ParseCursor(name)
+		if s := src.SnapshotByGUID(guid); s != nil {
+			p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, needBase,
+				fmt.Sprintf("marked by the cursor of replication %s: the newest snapshot %s is known to have (the host is not observed)", e.ID, e.TargetHost))
+		}
 	}
 }
 
 // planEdge reports false when a conflict blocks the edge.
 func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) (planned bool) {
 	if p.st.Hosts[e.TargetHost] == nil {
-		p.conflict(plan.ConflictHostUnobserved, e, e.TargetHost, e.TargetDataset, "target host was not observed", "")
+		p.conflict(plan.ConflictHostUnobserved, e, e.TargetHost, e.TargetDataset,
+			"target "+p.st.WhyUnobserved(e.TargetHost), "")
 		return false
 	}
 	if why, odd := p.st.Hosts[e.TargetHost].Unreadable[e.TargetDataset]; odd {

@@ -199,6 +199,12 @@ func (d *detector) dataset(host, name string) *observe.Dataset {
 	return d.in.State.Hosts[host].Datasets[name]
 }
 
+// unobserved reports whether host was not observed (nothing about its
+// datasets is known).
+func (d *detector) unobserved(host string) bool {
+	return d.in.State == nil || d.in.State.Hosts[host] == nil
+}
+
 func age(d time.Duration) string {
 	d = d.Round(time.Second)
 	switch {
@@ -267,6 +273,9 @@ func (d *detector) edges() {
 			if strings.HasPrefix(s.Name, e.Prefix) {
 				newestSrc = s
 			}
+		}
+		if d.unobserved(e.TargetHost) {
+			continue // not "never replicated": the plan's conflict says why
 		}
 		tgt := d.dataset(e.TargetHost, e.TargetDataset)
 		f := Finding{Kind: ReplicationLag, Host: e.TargetHost, Dataset: e.TargetDataset, Edge: e.ID}
@@ -447,6 +456,9 @@ func (d *detector) status() {
 		}
 		tgt := d.dataset(e.TargetHost, e.TargetDataset)
 		switch b, ok := diff.FindBase(src, tgt, e.ID); {
+		case d.unobserved(e.TargetHost):
+			// Lag unknown; the host_unobserved conflict blocks the edge.
+			es.Blocked = true
 		case tgt == nil || len(tgt.Snapshots) == 0:
 			es.InSync, es.LagKnown = newestSrc == nil, true
 			if newestSrc != nil {

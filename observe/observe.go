@@ -21,6 +21,43 @@ import (
 // State is everything observed, by host name.
 type State struct {
 	Hosts map[string]*Host
+	// Unobserved are the hosts that could not be observed, with why
+	// (a *HostError). They are not in Hosts: nothing is planned on
+	// them, and the planner reports what depends on them as conflicts.
+	Unobserved map[string]error
+}
+
+// HostError is why a host was not observed, with what to do about it.
+type HostError struct {
+	Host string
+	Err  error
+}
+
+func (e *HostError) Error() string {
+	return fmt.Sprintf("%v (nothing is planned on %s until it is observed: check that it is up, that zplan reaches it as configured (ssh to it by hand) and that zfs list works there, then plan again)", e.Err, e.Host)
+}
+
+func (e *HostError) Unwrap() error { return e.Err }
+
+// WhyUnobserved says why host is not in Hosts, for messages.
+func (s *State) WhyUnobserved(host string) string {
+	if err := s.Unobserved[host]; err != nil {
+		return fmt.Sprintf("host %s was not observed: %v", host, err)
+	}
+	return fmt.Sprintf("host %s was not observed", host)
+}
+
+// SetUnobserved records that host could not be observed because of err.
+func (s *State) SetUnobserved(host string, err error) {
+	if s.Unobserved == nil {
+		s.Unobserved = map[string]error{}
+	}
+	var he *HostError
+	if !errors.As(err, &he) {
+		err = &HostError{Host: host, Err: err}
+	}
+	s.Unobserved[host] = err
+	delete(s.Hosts, host)
 }
 
 // Host is one host's datasets by name.
@@ -120,30 +157,61 @@ type Bookmark struct {
 	Creation  time.Time
 }
 
-// Observe lists every host concurrently and returns the combined state.
-func Observe(ctx context.Context, hosts map[string]remote.Host) (*State, error) {
+// maxObserving bounds the hosts listed at once: each listing is a
+// zfs list streaming over its own connection.
+const maxObserving = 8
+
+// ObserveAll lists every host, a few at a time, and returns the
+// combined state. A host that fails is recorded in State.Unobserved
+// instead of failing the others: one unreachable host degrades only
+// what depends on it. The error is only for a cancelled ctx, when no
+// failure says anything about a host.
+func ObserveAll(ctx context.Context, hosts map[string]remote.Host) (*State, error) {
 	type result struct {
-		h   *Host
-		err error
+		name string
+		h    *Host
+		err  error
 	}
 	ch := make(chan result, len(hosts))
+	sem := make(chan struct{}, maxObserving)
 	for name, h := range hosts {
 		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			oh, err := ObserveHost(ctx, name, h)
-			ch <- result{oh, err}
+			ch <- result{name, oh, err}
 		}()
 	}
 	st := &State{Hosts: map[string]*Host{}}
-	var errs []string
 	for range hosts {
 		r := <-ch
 		if r.err != nil {
-			errs = append(errs, r.err.Error())
+			st.SetUnobserved(r.name, r.err)
 			continue
 		}
 		st.Hosts[r.h.Name] = r.h
 	}
-	if len(errs) > 0 {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("observe: %w", err)
+	}
+	return st, nil
+}
+
+// Observe is ObserveAll for callers that need every host: any host
+// that fails is an error.
+func Observe(ctx context.Context, hosts map[string]remote.Host) (*State, error) {
+	st, err := ObserveAll(ctx, hosts)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Unobserved) > 0 {
+		var errs []string
+		for _, err := range st.Unobserved {
+			if he, ok := err.(*HostError); ok {
+				err = he.Err
+			}
+			errs = append(errs, err.Error())
+		}
 		sort.Strings(errs)
 		return nil, fmt.Errorf("observe: %s", strings.Join(errs, "; "))
 	}
@@ -166,8 +234,9 @@ func ObserveHost(ctx context.Context, name string, h remote.Host) (*Host, error)
 	parseErr := zfs.ScanList(pr, b.add, b.bad)
 	pr.CloseWithError(errors.New("listing parser stopped"))
 	err := <-runErr
-	if parseErr != nil {
-		// The parse error explains a failed write into the closed pipe.
+	if parseErr != nil && (err == nil || !errors.Is(parseErr, err)) {
+		// The parse error explains a failed write into the closed pipe
+		// (unless it is the command's own failure, passed on by the pipe).
 		return nil, fmt.Errorf("host %s: %w", name, parseErr)
 	}
 	if err != nil {

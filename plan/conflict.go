@@ -14,7 +14,9 @@ const (
 	// target, a parent of it, or a selected dataset); nothing is planned
 	// for it.
 	ConflictSetAside ConflictKind = "set_aside"
-	// ConflictHostUnobserved: the edge's target host was not observed.
+	// ConflictHostUnobserved: a host was not observed (unreachable, its
+	// lock could not be taken, or its zfs list failed): the edges to or
+	// from it, and its snapshots policies, are not planned.
 	ConflictHostUnobserved ConflictKind = "host_unobserved"
 	// ConflictNoTargetPool: the target's pool does not exist.
 	ConflictNoTargetPool ConflictKind = "no_target_pool"
@@ -69,4 +71,17 @@ type Conflict struct {
 	Message string       `json:"message"`
 	// Resolution says what the user can do about it.
 	Resolution string `json:"resolution,omitempty"`
+}
+
+// Where names what the conflict blocks: the replication, then
+// host:dataset (just the host when it is about a whole host).
+func (c *Conflict) Where() string {
+	where := c.Host
+	if c.Dataset != "" {
+		where += ":" + c.Dataset
+	}
+	if c.Edge != "" {
+		where = "replication " + c.Edge + ", " + where
+	}
+	return where
 }

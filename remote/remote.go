@@ -6,6 +6,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -58,6 +59,18 @@ func (e *ExitError) Error() string {
 	}
 	return fmt.Sprintf("%s: %s: %s", e.Host, strings.Join(e.Argv, " "), msg)
 }
+
+// ErrUnreachable matches (errors.Is) a command that never started
+// because the host could not be connected to: nothing ran there.
+var ErrUnreachable = errors.New("host unreachable")
+
+// UnreachableError wraps a failed connection (dial, handshake, host
+// key, authentication); its text is the failure's.
+type UnreachableError struct{ Err error }
+
+func (e *UnreachableError) Error() string   { return e.Err.Error() }
+func (e *UnreachableError) Unwrap() error   { return e.Err }
+func (e *UnreachableError) Is(t error) bool { return t == ErrUnreachable }
 
 // Output runs argv on h and returns its stdout.
 func Output(ctx context.Context, h Host, argv ...string) ([]byte, error) {

@@ -55,7 +55,7 @@ func (h *SSHHost) getConn(ctx context.Context) (*sshConn, error) {
 	}
 	c, err := h.dial(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &UnreachableError{Err: err}
 	}
 	h.conn = c
 	return c, nil

@@ -42,10 +42,7 @@ func (st *Styles) Human(w io.Writer, p *plan.Plan, explain bool) {
 	if len(p.Conflicts) > 0 {
 		red.Fprintf(w, "Conflicts: %d edge(s) or dataset(s) blocked until resolved:\n", len(p.Conflicts))
 		for _, c := range p.Conflicts {
-			where := c.Host + ":" + c.Dataset
-			if c.Edge != "" {
-				where = "replication " + c.Edge + ", " + where
-			}
+			where := c.Where()
 			red.Fprintf(w, "  ! %s\n", where)
 			fmt.Fprintf(w, "      %s\n", c.Message)
 			if c.Resolution != "" {

@@ -82,10 +82,7 @@ func Markdown(w io.Writer, p *plan.Plan) error {
 	if len(p.Conflicts) > 0 {
 		fmt.Fprintf(&head, "> [!WARNING]\n> **%d conflict(s)** block edges or datasets until resolved:\n", len(p.Conflicts))
 		for _, c := range p.Conflicts {
-			where := c.Host + ":" + c.Dataset
-			if c.Edge != "" {
-				where = "replication " + c.Edge + ", " + where
-			}
+			where := c.Where()
 			fmt.Fprintf(&head, "> - `%s`: %s%s\n", where, mdEscape(c.Message), mdEscape(resolution(c.Resolution)))
 		}
 		head.WriteString("\n")

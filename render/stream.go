@@ -99,11 +99,13 @@ func (s *Stream) Plan(p *plan.Plan, operation string) {
 		s.Emit("info", "planned_change", a.Address+": plan to "+ChangeAction(a.Kind), map[string]any{"change": ch})
 	}
 	for _, c := range p.Conflicts {
-		where := c.Host + ":" + c.Dataset
-		if c.Edge != "" {
-			where = "replication " + c.Edge + ", " + where
-		}
-		s.Diagnostic("error", "Conflict: "+where, c.Message+resolution(c.Resolution))
+		// A diagnostic, as terraform's; conflict carries the kind (and
+		// host, edge) for pipelines, as in show -json.
+		summary := "Conflict: " + c.Where()
+		s.Emit("error", "diagnostic", summary, map[string]any{
+			"diagnostic": map[string]any{"severity": "error", "summary": summary, "detail": c.Message + resolution(c.Resolution)},
+			"conflict":   c,
+		})
 	}
 	sum := p.Summarize()
 	s.Emit("info", "change_summary", SummaryLine(p), map[string]any{"changes": map[string]any{

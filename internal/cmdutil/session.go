@@ -61,11 +61,28 @@ func SignalContext() (context.Context, context.CancelFunc) {
 
 // Session is a loaded configuration with its hosts open.
 type Session struct {
-	Cfg     *hclspec.Config
-	Hosts   map[string]remote.Host
-	Close   func()
-	Now     time.Time // the plan time: -now, or the clock once at start
-	version string
+	Cfg   *hclspec.Config
+	Hosts map[string]remote.Host
+	Close func()
+	Now   time.Time // the plan time: -now, or the clock once at start
+	// Unobserved are the hosts known unusable, with why: set by apply for
+	// a host whose lock it could not take because it is unreachable (it
+	// is then not observed at all), and by ObserveAndPlan for every
+	// host whose listing failed.
+	Unobserved map[string]error
+	version    string
+}
+
+// ObservedHosts are Hosts without the unobserved ones: what apply may
+// run commands on.
+func (s *Session) ObservedHosts() map[string]remote.Host {
+	out := make(map[string]remote.Host, len(s.Hosts))
+	for n, h := range s.Hosts {
+		if s.Unobserved[n] == nil {
+			out[n] = h
+		}
+	}
+	return out
 }
 
 // Open resolves the plan time, loads the configuration and opens its hosts.
@@ -107,9 +124,24 @@ func (s *Session) Drift(ctx context.Context, grace time.Duration) (*drift.Report
 // ObserveAndPlan also returns the policy and the observed state, which
 // drift compares.
 func (s *Session) ObserveAndPlan(ctx context.Context, explain bool) (*plan.Plan, *desired.Policy, *observe.State, error) {
-	st, err := observe.Observe(ctx, usedHosts(s.Cfg, s.Hosts))
+	// A host that fails is recorded, not fatal: the planner plans the
+	// rest and reports what depends on it as conflicts.
+	used := usedHosts(s.Cfg, s.Hosts)
+	for n := range s.Unobserved {
+		delete(used, n)
+	}
+	st, err := observe.ObserveAll(ctx, used)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	for n, err := range s.Unobserved {
+		st.SetUnobserved(n, err)
+	}
+	if s.Unobserved == nil {
+		s.Unobserved = map[string]error{}
+	}
+	for n, err := range st.Unobserved {
+		s.Unobserved[n] = err
 	}
 	lock.Hide(st) // apply observes under its lock; no plan acts on it
 	pol, err := desired.Resolve(s.Cfg, st)

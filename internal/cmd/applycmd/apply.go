@@ -3,6 +3,7 @@ package applycmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -72,7 +73,9 @@ on) is locked before the hosts are observed, so the plan is made under the
 lock. A lock left by a zplan of this controller that died (kill -9, crash,
 reboot) is broken, with a line saying so; one held by a live zplan or by
 another controller is waited for (-lock-timeout) or reported with how to
-remove it (zplan force-unlock).`,
+remove it (zplan force-unlock). A host zplan cannot connect to is not
+locked and not observed: its edges are conflicts and the rest is applied
+(exit 1); a saved plan needs every host it works on.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -136,11 +139,12 @@ func Run(opts *Options) error {
 		if saved != nil {
 			pools = planPools(saved.Plan)
 		}
-		release, err := lockPools(ctx, pools, s.Hosts, opts.Lock, v)
+		release, unreachable, err := lockPools(ctx, pools, s.Hosts, opts.Lock, v, saved == nil)
 		if err != nil {
 			return err
 		}
 		defer release()
+		s.Unobserved = unreachable
 	}
 	var p *plan.Plan
 	if saved != nil {
@@ -165,7 +169,13 @@ func Run(opts *Options) error {
 		}
 	}
 	rep := v.Start()
-	res, err := apply.Apply(ctx, p, s.Hosts, apply.Options{Parallelism: opts.Parallelism, Reporter: rep, Resume: saved != nil})
+	hosts := s.Hosts
+	if saved == nil {
+		// The plan has nothing for an unobserved host; without it in the
+		// map, apply refuses anything that would still reach it.
+		hosts = s.ObservedHosts()
+	}
+	res, err := apply.Apply(ctx, p, hosts, apply.Options{Parallelism: opts.Parallelism, Reporter: rep, Resume: saved != nil})
 	if err := v.Result(p, res, err, saved != nil); err != nil {
 		return err
 	}
@@ -235,7 +245,14 @@ func configPools(cfg *hclspec.Config) map[hostPool]bool {
 // lockPools takes the lock of every (host, pool) in set, in a fixed
 // order so two applies cannot each wait for the other. A lock left by a
 // dead apply of this controller is broken, with one line saying so.
-func lockPools(ctx context.Context, set map[hostPool]bool, hosts map[string]remote.Host, lf lockFlags, v views.Apply) (func(), error) {
+//
+// With degrade (planning now, not a saved plan), a host that cannot be
+// connected to is returned in unreachable instead of failing the apply:
+// nothing else is run on it, it is not observed, so the plan has
+// nothing for it and invariant 8 holds without its lock. A saved plan
+// was made with that host and checks preconditions on it: it needs
+// every lock, or nothing runs (plan again to get one without the host).
+func lockPools(ctx context.Context, set map[hostPool]bool, hosts map[string]remote.Host, lf lockFlags, v views.Apply, degrade bool) (release func(), unreachable map[string]error, err error) {
 	type hp = hostPool
 	keys := make([]hp, 0, len(set))
 	for k := range set {
@@ -248,7 +265,8 @@ func lockPools(ctx context.Context, set map[hostPool]bool, hosts map[string]remo
 		return keys[i].pool < keys[j].pool
 	})
 	var held []*lock.Lock
-	release := func() {
+	unreachable = map[string]error{}
+	release = func() {
 		for i := len(held) - 1; i >= 0; i-- {
 			if err := held[i].Release(context.WithoutCancel(ctx)); err != nil {
 				v.Warn(err)
@@ -258,8 +276,8 @@ func lockPools(ctx context.Context, set map[hostPool]bool, hosts map[string]remo
 	me := lock.Me(nil, time.Now())
 	for _, k := range keys {
 		h := hosts[k.host]
-		if h == nil {
-			continue // apply reports the missing host
+		if h == nil || unreachable[k.host] != nil {
+			continue // apply reports a missing host; an unreachable one is not tried again
 		}
 		l, err := lock.Acquire(ctx, h, k.host, k.pool, me, lock.Options{
 			Timeout: lf.timeout,
@@ -269,12 +287,16 @@ func lockPools(ctx context.Context, set map[hostPool]bool, hosts map[string]remo
 			Waiting: func(st lock.Status) { v.LockWaiting(st.String()) },
 		})
 		if err != nil {
+			if degrade && errors.Is(err, remote.ErrUnreachable) && ctx.Err() == nil {
+				unreachable[k.host] = fmt.Errorf("taking the lock of %s:%s: %w", k.host, k.pool, err)
+				continue
+			}
 			release()
-			return nil, fmt.Errorf("acquiring the lock: %w", err)
+			return nil, nil, fmt.Errorf("acquiring the lock: %w", err)
 		}
 		held = append(held, l)
 	}
-	return release, nil
+	return release, unreachable, nil
 }
 
 func poolOf(ds string) string {

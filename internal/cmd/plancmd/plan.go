@@ -37,6 +37,10 @@ those actions (see zplan show to render it again). -format json (or -json)
 writes events, one JSON object per line, instead of text; -format markdown
 writes the plan for a PR comment.
 
+A host that cannot be observed (unreachable, or its zfs list fails) is
+reported as host_unobserved conflicts for what depends on it; the other
+hosts are planned.
+
 Exit status: 0 no changes, 1 error or conflicts, 0 with changes (see
 -detailed-exitcode to get 2 for changes). A crash exits 11.`,
 		Args: cobra.NoArgs,
