@@ -130,6 +130,11 @@ func TestBulkBookkeeping(t *testing.T) {
 	c := tally(src, dst)
 	t.Logf("%d datasets, %d actions, per dataset: %.2f commands, %.2f txg-syncing commands, %.2f txg sync tasks;%s",
 		n, len(p.Actions), float64(c.commands)/n, float64(c.syncing)/n, float64(c.tasks)/n, c)
+	// Three lookups per send: its preconditions on each host and the GUID
+	// check after the receive (one more for the snapshot action).
+	if got := c.byVerb["list"]; got > 3*n+1 {
+		t.Errorf("%d zfs list for %d sends, want at most %d", got, n, 3*n+1)
+	}
 	if p2 := e.plan(); !p2.Empty() {
 		t.Fatalf("not converged: %s", kinds(p2))
 	}
