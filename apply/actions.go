@@ -21,6 +21,32 @@ type object struct {
 	// filesystem's or volume's); hasWritten is false for "-" (bookmarks).
 	written    uint64
 	hasWritten bool
+	// encryption is "off" or a cipher, "" for bookmarks.
+	encryption string
+}
+
+// facts is what the precondition check read, by host and name; a name
+// it asked about and did not find is present with ok false. The action
+// reuses it instead of asking again (issue 13: fewer commands).
+type facts map[string]map[string]seen
+
+type seen struct {
+	object
+	ok bool
+}
+
+// get returns what f says about name on host, or asks host if f never
+// asked about it.
+func (r *runner) get(f facts, host, name string) (object, bool, error) {
+	if s, asked := f[host][name]; asked {
+		return s.object, s.ok, nil
+	}
+	objs, err := r.lookup(r.ctx, host, []string{name})
+	if err != nil {
+		return object{}, false, err
+	}
+	o, ok := objs[name]
+	return o, ok, nil
 }
 
 // lookup asks host for the guid, written and resume token of names, in
@@ -42,7 +68,7 @@ func (r *runner) lookup(ctx context.Context, host string, names []string) (map[s
 	}
 	objs := make(map[string]object, len(facts))
 	for name, f := range facts {
-		objs[name] = object{guid: f.GUID, token: f.ResumeToken, written: f.Written, hasWritten: f.HasWritten}
+		objs[name] = object{guid: f.GUID, token: f.ResumeToken, written: f.Written, hasWritten: f.HasWritten, encryption: f.Encryption}
 	}
 	return objs, nil
 }
@@ -57,25 +83,39 @@ func onlyNotExist(stderr string) bool {
 
 // checkPreconditions re-reads the facts the plan assumed, one command
 // per host involved, and names the first that changed (invariant 4).
-func (r *runner) checkPreconditions(a *plan.Action) error {
+// It also reads what the action itself will ask (sendReads), in the same
+// command, and returns all it read.
+func (r *runner) checkPreconditions(a *plan.Action) (facts, error) {
 	byHost := map[string][]string{}
 	var hostOrder []string
-	for _, pc := range a.Preconditions {
-		if byHost[pc.Host] == nil {
-			hostOrder = append(hostOrder, pc.Host)
+	add := func(host, name string) {
+		if byHost[host] == nil {
+			hostOrder = append(hostOrder, host)
 		}
-		byHost[pc.Host] = append(byHost[pc.Host], pc.Object)
+		byHost[host] = append(byHost[host], name)
 	}
-	facts := map[string]map[string]object{}
+	for _, pc := range a.Preconditions {
+		add(pc.Host, pc.Object)
+	}
+	for _, n := range sendReads(a) {
+		add(a.Host, n)
+	}
+	f := facts{}
 	for _, h := range hostOrder {
-		objs, err := r.lookup(r.ctx, h, dedupe(byHost[h]))
+		names := dedupe(byHost[h])
+		objs, err := r.lookup(r.ctx, h, names)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		facts[h] = objs
+		f[h] = make(map[string]seen, len(names))
+		for _, n := range names {
+			o, ok := objs[n]
+			f[h][n] = seen{o, ok}
+		}
 	}
 	for _, pc := range a.Preconditions {
-		o, exists := facts[pc.Host][pc.Object]
+		s := f[pc.Host][pc.Object]
+		o, exists := s.object, s.ok
 		var bad string
 		switch pc.Kind {
 		case plan.PreExists:
@@ -118,10 +158,20 @@ func (r *runner) checkPreconditions(a *plan.Action) error {
 			bad = fmt.Sprintf("unknown precondition kind %q", pc.Kind)
 		}
 		if bad != "" {
-			return &StaleError{Fact: bad}
+			return nil, &StaleError{Fact: bad}
 		}
 	}
-	return nil
+	return f, nil
+}
+
+// sendReads names what an action reads on its own host besides its
+// preconditions: a send's source dataset (its encryption) and snapshot
+// (its GUID, when the plan created it).
+func sendReads(a *plan.Action) []string {
+	if a.Send == nil || a.Host != a.Send.SourceHost {
+		return nil
+	}
+	return []string{a.Send.SourceDataset, a.Send.SourceDataset + "@" + a.Send.To}
 }
 
 func dedupe(ss []string) []string {
@@ -187,7 +237,7 @@ func snapNames(dataset string, refs []plan.SnapRef) []string {
 // cursor, move the last-received hold, then drop step holds and old
 // cursors. Each step repeats harmlessly, so a crash between any two is
 // repaired by the next plan (invariant 5).
-func (r *runner) send(a *plan.Action) error {
+func (r *runner) send(a *plan.Action, f facts) error {
 	s := a.Send
 	src, dst := s.SourceHost, s.TargetHost
 	to := s.SourceDataset + "@" + s.To
@@ -195,24 +245,25 @@ func (r *runner) send(a *plan.Action) error {
 	if strings.HasPrefix(s.From, "@") {
 		held = append(held, s.SourceDataset+s.From)
 	}
-	if err := r.refuseDecryptedSend(s); err != nil {
+	if err := r.refuseDecryptedSend(s, f); err != nil {
 		return err
-	}
-	if err := r.hold(src, s.StepTag, held); err != nil {
-		return fmt.Errorf("step hold: %w", err)
 	}
 	guid := s.ToGUID
 	if guid == 0 {
-		// Created by this apply: learn its GUID now.
-		objs, err := r.lookup(r.ctx, src, []string{to})
+		// Created by this apply: the precondition check read its GUID.
+		// Should it be replaced before the step hold, the GUID check
+		// after the receive fails the send.
+		o, ok, err := r.get(f, src, to)
 		if err != nil {
 			return err
 		}
-		o, ok := objs[to]
 		if !ok {
 			return fmt.Errorf("%s does not exist on %s", to, src)
 		}
 		guid = o.guid
+	}
+	if err := r.hold(src, s.StepTag, held); err != nil {
+		return fmt.Errorf("step hold: %w", err)
 	}
 	var sendArgv []string
 	if s.Token != "" {
@@ -310,17 +361,20 @@ func destroyNames(a *plan.Action) ([]string, error) {
 // refuseDecryptedSend refuses a send without -w of an encrypted source
 // unless the plan marks it as declared (invariant 7: Send.Decrypt, which
 // saved-plan validation allows only for raw = "never" with allow_decrypt). The
-// planner never makes such a send; this is for plans edited to drop -w,
-// and costs one command per non-raw send.
-func (r *runner) refuseDecryptedSend(s *plan.Send) error {
+// planner never makes such a send; this is for plans edited to drop -w.
+// The precondition check read the encryption (see sendReads).
+func (r *runner) refuseDecryptedSend(s *plan.Send, f facts) error {
 	if s.Decrypt || slices.Contains(s.Flags, "-w") {
 		return nil
 	}
-	out, err := remote.Output(r.ctx, r.hosts[s.SourceHost], zfs.EncryptionArgv(s.SourceDataset)...)
+	o, ok, err := r.get(f, s.SourceHost, s.SourceDataset)
 	if err != nil {
 		return fmt.Errorf("checking the encryption of %s:%s: %w", s.SourceHost, s.SourceDataset, err)
 	}
-	if enc := strings.TrimSpace(string(out)); enc != "off" {
+	if !ok {
+		return fmt.Errorf("checking the encryption of %s:%s: it does not exist", s.SourceHost, s.SourceDataset)
+	}
+	if enc := o.encryption; enc != "off" {
 		return fmt.Errorf("refusing to send %s:%s (encryption=%s) without -w: it would arrive decrypted, and the plan does not declare allow_decrypt", s.SourceHost, s.SourceDataset, enc)
 	}
 	return nil

@@ -244,10 +244,11 @@ func (r *runner) execute(a *plan.Action) Event {
 		}
 		return Event{Kind: EventDone, Action: a, AlreadyDone: true}
 	}
-	if err := r.checkPreconditions(a); err != nil {
+	f, err := r.checkPreconditions(a)
+	if err != nil {
 		return Event{Kind: EventRefused, Action: a, Err: &ActionError{Address: a.Address, Err: err}}
 	}
-	if err := r.do(a); err != nil {
+	if err := r.do(a, f); err != nil {
 		return Event{Kind: EventFailed, Action: a, Err: &ActionError{Address: a.Address, Err: err}}
 	}
 	return Event{Kind: EventDone, Action: a}

@@ -11,7 +11,8 @@ import (
 // about a kind is its row in plan's kind table. TestExecutors fails when
 // a kind has no executor.
 type executor struct {
-	do func(r *runner, a *plan.Action) error
+	// do gets what the precondition check read (only sends use it).
+	do func(r *runner, a *plan.Action, f facts) error
 	// done recognises an action an earlier, interrupted apply of the same
 	// plan already carried out, so a saved plan can be applied again. It
 	// only says "done" when the hosts show exactly the result the action
@@ -23,30 +24,39 @@ type executor struct {
 }
 
 var executors = map[plan.Kind]executor{
-	plan.KindSnapshot:        {do: (*runner).doSnapshot, done: (*runner).snapshotDone},
-	plan.KindDestroy:         {do: (*runner).doDestroy, done: (*runner).destroyDone},
-	plan.KindDestroyBookmark: {do: (*runner).doDestroyBookmark, done: (*runner).destroyBookmarkDone},
-	plan.KindHold:            {do: func(r *runner, a *plan.Action) error { return r.hold(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots)) }},
-	plan.KindRelease: {do: func(r *runner, a *plan.Action) error {
+	plan.KindSnapshot:        {do: plain((*runner).doSnapshot), done: (*runner).snapshotDone},
+	plan.KindDestroy:         {do: plain((*runner).doDestroy), done: (*runner).destroyDone},
+	plan.KindDestroyBookmark: {do: plain((*runner).doDestroyBookmark), done: (*runner).destroyBookmarkDone},
+	plan.KindHold: {do: func(r *runner, a *plan.Action, _ facts) error {
+		return r.hold(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
+	}},
+	plan.KindRelease: {do: func(r *runner, a *plan.Action, _ facts) error {
 		return r.release(a.Host, a.Tag, snapNames(a.Dataset, a.Snapshots))
 	}},
-	plan.KindBookmark: {do: (*runner).doBookmark, done: (*runner).bookmarkDone},
-	plan.KindRollback: {do: (*runner).doRollback},
-	plan.KindAbortResume: {do: func(r *runner, a *plan.Action) error {
+	plan.KindBookmark: {do: plain((*runner).doBookmark), done: (*runner).bookmarkDone},
+	plan.KindRollback: {do: plain((*runner).doRollback)},
+	plan.KindAbortResume: {do: func(r *runner, a *plan.Action, _ facts) error {
 		return r.zfs(a.Host, zfs.RecvAbortArgv(a.Dataset), zfs.ErrNoResumeState)
 	}},
-	plan.KindCreatePlaceholder: {do: func(r *runner, a *plan.Action) error { return r.zfs(a.Host, zfs.CreatePlaceholderArgv(a.Dataset)) }, done: (*runner).placeholderDone},
-	plan.KindSendFull:          {do: (*runner).send, done: (*runner).sendDoneOnly},
-	plan.KindSendIncremental:   {do: (*runner).send, done: (*runner).sendDoneOnly},
-	plan.KindSendResume:        {do: (*runner).send, done: (*runner).sendDoneOnly},
+	plan.KindCreatePlaceholder: {do: func(r *runner, a *plan.Action, _ facts) error {
+		return r.zfs(a.Host, zfs.CreatePlaceholderArgv(a.Dataset))
+	}, done: (*runner).placeholderDone},
+	plan.KindSendFull:        {do: (*runner).send, done: (*runner).sendDoneOnly},
+	plan.KindSendIncremental: {do: (*runner).send, done: (*runner).sendDoneOnly},
+	plan.KindSendResume:      {do: (*runner).send, done: (*runner).sendDoneOnly},
 }
 
-func (r *runner) do(a *plan.Action) error {
+// plain adapts an executor that needs nothing the precondition check read.
+func plain(do func(r *runner, a *plan.Action) error) func(*runner, *plan.Action, facts) error {
+	return func(r *runner, a *plan.Action, _ facts) error { return do(r, a) }
+}
+
+func (r *runner) do(a *plan.Action, f facts) error {
 	x, ok := executors[a.Kind]
 	if !ok {
 		return fmt.Errorf("unknown action kind %q", a.Kind)
 	}
-	return x.do(r, a)
+	return x.do(r, a, f)
 }
 
 func (r *runner) alreadyDone(a *plan.Action) (bool, error) {

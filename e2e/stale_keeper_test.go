@@ -145,12 +145,13 @@ replication "r1" {
 	}
 
 	cur := cursors(t, l, sds, "r1")[0]
-	// name, guid, written, receive_resume_token: written is a number
-	// for the filesystem and the snapshot, "-" for the bookmark.
+	// name, guid, written, receive_resume_token, encryption: written is
+	// a number for the filesystem and the snapshot, "-" for the bookmark;
+	// encryption is off here (the bookmark may print "-").
 	wantCols := map[string]*regexp.Regexp{
-		sds:              regexp.MustCompile(`^[0-9]+\t[0-9]+\t-$`),
-		sds + "@" + s[1]: regexp.MustCompile(`^[0-9]+\t[0-9]+\t-$`),
-		sds + "#" + cur:  regexp.MustCompile(`^[0-9]+\t-\t-$`),
+		sds:              regexp.MustCompile(`^[0-9]+\t[0-9]+\t-\toff$`),
+		sds + "@" + s[1]: regexp.MustCompile(`^[0-9]+\t[0-9]+\t-\toff$`),
+		sds + "#" + cur:  regexp.MustCompile(`^[0-9]+\t-\t-\t(-|off)$`),
 	}
 	lines := strings.Split(strings.TrimSpace(l.Run(t, zfs.GUIDsArgv(sds, sds+"@"+s[1], sds+"#"+cur)...)), "\n")
 	for _, line := range lines {

@@ -127,14 +127,15 @@ func ResumeTokenArgv(token string) []string {
 	return []string{"zfs", "send", "-nv", "-t", token}
 }
 
-// GUIDsArgv lists the name, guid, written and receive_resume_token of
-// the given objects, for re-checking preconditions just before an action
-// runs, in one command. written is a number with -p ("-" for bookmarks)
-// and a token has no tab, so no column can forge another. Missing
-// objects make zfs print "dataset does not exist" for them and exit 1;
-// the lines for the others are still printed.
+// GUIDsArgv lists the name, guid, written, receive_resume_token and
+// encryption of the given objects, for re-checking preconditions just
+// before an action runs, in one command. written is a number with -p
+// ("-" for bookmarks), a token has no tab and encryption is a value zfs
+// computes, so no column can forge another. Missing objects make zfs
+// print "dataset does not exist" for them and exit 1; the lines for the
+// others are still printed.
 func GUIDsArgv(names ...string) []string {
-	return append([]string{"zfs", "list", "-H", "-p", "-t", "filesystem,volume,snapshot,bookmark", "-o", "name,guid,written,receive_resume_token"}, names...)
+	return append([]string{"zfs", "list", "-H", "-p", "-t", "filesystem,volume,snapshot,bookmark", "-o", "name,guid,written,receive_resume_token,encryption"}, names...)
 }
 
 // GUIDFact is what GUIDsArgv printed about one object.
@@ -146,14 +147,16 @@ type GUIDFact struct {
 	HasWritten bool
 	// ResumeToken is the receive_resume_token, "" for "-".
 	ResumeToken string
+	// Encryption is "off" or a cipher; "" for "-" (bookmarks).
+	Encryption string
 }
 
 // ParseGUIDs parses the output of GUIDsArgv, keyed by object name.
 // Every byte is the host's to choose, so each line must be exactly
-// NAME<tab>GUID<tab>WRITTEN<tab>TOKEN: a name zfs could print (names
-// hold spaces but never tabs or newlines), a decimal guid, a decimal or
-// "-" written, and "-" or a token of a token's shape, only on a
-// filesystem or volume. A name printed twice with different values is
+// NAME<tab>GUID<tab>WRITTEN<tab>TOKEN<tab>ENCRYPTION: a name zfs could
+// print (names hold spaces but never tabs or newlines), a decimal guid, a
+// decimal or "-" written, "-" or a token of a token's shape, only on a
+// filesystem or volume, and "-", "off" or a cipher name. A name printed twice with different values is
 // an error (zfs prints each object once). Any other line is a
 // *LineError, and nothing is returned.
 func ParseGUIDs(out []byte) (map[string]GUIDFact, error) {
@@ -180,8 +183,8 @@ func ParseGUIDs(out []byte) (map[string]GUIDFact, error) {
 func parseGUIDLine(line []byte) (string, GUIDFact, error) {
 	var f GUIDFact
 	cols := bytes.Split(line, []byte{'\t'})
-	if len(cols) != 4 {
-		return "", f, fmt.Errorf("want 4 tab-separated fields (name, guid, written, receive_resume_token), got %d", len(cols))
+	if len(cols) != 5 {
+		return "", f, fmt.Errorf("want 5 tab-separated fields (name, guid, written, receive_resume_token, encryption), got %d", len(cols))
 	}
 	name := string(cols[0])
 	if !ValidName(name) {
@@ -206,7 +209,27 @@ func parseGUIDLine(line []byte) (string, GUIDFact, error) {
 		}
 		f.ResumeToken = tok
 	}
+	if enc := string(cols[4]); enc != "-" {
+		if !cipherShape(enc) {
+			return "", f, fmt.Errorf("encryption %q is not off or a cipher", truncate(enc, 40))
+		}
+		f.Encryption = enc
+	}
 	return name, f, nil
+}
+
+// cipherShape accepts what zfs prints for encryption: off or a cipher
+// such as aes-256-gcm.
+func cipherShape(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // PlaceholderArgv reads one object's zplan:placeholder property. User
@@ -222,10 +245,4 @@ func PlaceholderArgv(name string) []string {
 // own name (a child inherits its parent's value, which names the parent).
 func IsPlaceholder(out []byte, name string) bool {
 	return string(out) == name+"\t"+name+"\n"
-}
-
-// EncryptionArgv reads a dataset's encryption property ("off" or a
-// cipher): a value zfs computes, so safe to read as one line.
-func EncryptionArgv(dataset string) []string {
-	return []string{"zfs", "list", "-H", "-p", "-o", "encryption", dataset}
 }

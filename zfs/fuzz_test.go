@@ -51,9 +51,9 @@ func FuzzParseHolds(f *testing.F) {
 // zfs could print, with tokens of a token's shape on datasets, or an
 // error; never a panic.
 func FuzzParseGUIDs(f *testing.F) {
-	f.Add([]byte("tank/data\t222\t512\t-\ntank/data@s1\t333\t4096\t-\ntank/data#b\t333\t-\t-\n"))
-	f.Add([]byte("backup/a b\t444\t0\t1-abc-def-0123\n"))
-	f.Add([]byte("tank\t1\t0\t-\ntank\t2\t0\t-\n\n"))
+	f.Add([]byte("tank/data\t222\t512\t-\toff\ntank/data@s1\t333\t4096\t-\taes-256-gcm\ntank/data#b\t333\t-\t-\t-\n"))
+	f.Add([]byte("backup/a b\t444\t0\t1-abc-def-0123\toff\n"))
+	f.Add([]byte("tank\t1\t0\t-\toff\ntank\t2\t0\t-\toff\n\n"))
 	f.Fuzz(func(t *testing.T, out []byte) {
 		facts, err := ParseGUIDs(out)
 		if err != nil {
@@ -68,6 +68,9 @@ func FuzzParseGUIDs(f *testing.F) {
 			}
 			if fact.ResumeToken != "" && (!tokenShape(fact.ResumeToken) || typeOfName(name) != Filesystem) {
 				t.Fatalf("%s: token %q passed the parser", name, fact.ResumeToken)
+			}
+			if fact.Encryption != "" && !cipherShape(fact.Encryption) {
+				t.Fatalf("%s: encryption %q passed the parser", name, fact.Encryption)
 			}
 			if !fact.HasWritten && fact.Written != 0 {
 				t.Fatalf("%s: written %d without HasWritten", name, fact.Written)

@@ -297,11 +297,11 @@ func TestGUIDLookup(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	g := h.GUID("tank/data@a")
 	// Columns: name, guid, written (a number; "-" for a bookmark, as on
-	// OpenZFS 2.3), receive_resume_token.
+	// OpenZFS 2.3), receive_resume_token, encryption ("-" for a bookmark).
 	want := []string{
-		"tank/data\t" + itoa(h.GUID("tank/data")) + "\t0\t-",
-		"tank/data@a\t" + itoa(g) + "\t1048576\t-",
-		"tank/data#a\t" + itoa(g) + "\t-\t-",
+		"tank/data\t" + itoa(h.GUID("tank/data")) + "\t0\t-\toff",
+		"tank/data@a\t" + itoa(g) + "\t1048576\t-\toff",
+		"tank/data#a\t" + itoa(g) + "\t-\t-\t-",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), strings.Join(want, "\n"))
