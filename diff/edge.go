@@ -47,9 +47,19 @@ func (p *planner) edge(e *desired.Edge) {
 		return // reported as a policy problem
 	}
 	if !p.planEdge(e, src) {
+		// keep_unsent_for may give these up only while the edge's cursor
+		// bookmark carries the incremental chain: with no cursor, or with a
+		// snapshot base the observed target shares and no cursor marks,
+		// the snapshot may be the only way to send incrementally.
+		k := dsKey{e.SourceHost, e.SourceDataset}
+		hasCursor := len(edgeCursors(src, e.ID)) > 0
+		var baseName string
+		if b, ok := FindBase(src, p.dataset(e.TargetHost, e.TargetDataset), e.ID); ok && strings.HasPrefix(b.From, "@") && !hasBookmark(src, plan.CursorName(e.ID, b.GUID)) {
+			baseName = b.From[1:]
+		}
 		for _, s := range src.Snapshots {
 			if strings.HasPrefix(s.Name, e.Prefix) {
-				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, needUnsent, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
+				p.needUnsent(k, s.Name, e.ID, !hasCursor || s.Name == baseName)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/hclspec/timespec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/zfs"
@@ -157,9 +158,14 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 			// zfs destroy fs@a%b destroys the range a..b: never pass it.
 			vd = verdict{covered: true, keep: true, reason: unsafeNameReason}
 		}
+		var unsent *plan.GivenUp
 		if !vd.keep {
-			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && why.kind == needUnsent) {
-				vd = verdict{covered: true, keep: true, reason: why.text}
+			why, needed := p.needed[k][s.Name]
+			if needed {
+				unsent = p.giveUp(rules, why, s)
+			}
+			if needed && unsent == nil {
+				vd = verdict{covered: true, keep: true, reason: unsentKeepReason(rules, why)}
 			} else if holds := without(s.Holds, p.released[k][s.Name]); len(holds) > 0 {
 				reason := "held by " + strings.Join(holds, ", ")
 				if !anyZplan(holds) {
@@ -174,7 +180,11 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 			}
 			continue
 		}
-		destroy = append(destroy, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used)})
+		ref := plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used), Unsent: unsent}
+		if unsent != nil {
+			ref.Reason += "; " + unsent.String()
+		}
+		destroy = append(destroy, ref)
 		victims = append(victims, i)
 	}
 	if len(destroy) == 0 {
@@ -337,6 +347,46 @@ func without(tags, drop []string) []string {
 	for _, t := range tags {
 		if !contains(drop, t) {
 			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// giveUp decides whether retention may destroy snapshot s although
+// why says an edge still needs it: never for an edge's base; for unsent
+// snapshots with prune_unsent, or with keep_unsent_for once s is older
+// than the limit and every blocked edge has a cursor bookmark to send
+// the next incremental from (invariant 9's exception). nil keeps it.
+func (p *retainer) giveUp(rules []*desired.RetentionRule, why needReason, s *observe.Snapshot) *plan.GivenUp {
+	if why.kind != needUnsent {
+		return nil
+	}
+	if pruneUnsent(rules) {
+		return &plan.GivenUp{Edges: why.edges}
+	}
+	r := keepUnsentFor(rules)
+	if r == nil || why.noCursor || p.now.Sub(SnapTime(s, r.Prefix)) <= r.KeepUnsentFor {
+		return nil
+	}
+	return &plan.GivenUp{Edges: why.edges, KeepUnsentFor: timespec.FormatDuration(r.KeepUnsentFor)}
+}
+
+// unsentKeepReason is why a needed snapshot stays, saying when
+// keep_unsent_for cannot give it up for want of a cursor.
+func unsentKeepReason(rules []*desired.RetentionRule, why needReason) string {
+	if why.kind == needUnsent && why.noCursor && keepUnsentFor(rules) != nil {
+		return why.text + " (keep_unsent_for does not give it up: the edge has no cursor bookmark to send incrementally without it)"
+	}
+	return why.text
+}
+
+// keepUnsentFor is the rule with the longest keep_unsent_for of a
+// dataset's rules (the union keeps what any rule keeps), or nil.
+func keepUnsentFor(rules []*desired.RetentionRule) *desired.RetentionRule {
+	var out *desired.RetentionRule
+	for _, r := range rules {
+		if r.KeepUnsentFor > 0 && (out == nil || r.KeepUnsentFor > out.KeepUnsentFor) {
+			out = r
 		}
 	}
 	return out
