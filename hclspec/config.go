@@ -76,11 +76,11 @@ type Retention struct {
 
 // SnapshotPolicy is a `snapshots "NAME"` block.
 type SnapshotPolicy struct {
-	Name      string
-	Host      string // name of a Host
-	Datasets  DatasetSelector
-	Prefix    string // default "zplan_"
-	Schedule  Schedule
+	Name     string
+	Host     string // name of a Host
+	Datasets DatasetSelector
+	Prefix   string // default "zplan_"
+	Schedule Schedule
 	// SkipUnchanged: no new snapshot when nothing was written since the
 	// policy's newest one.
 	SkipUnchanged bool
