@@ -1,6 +1,7 @@
 package diff_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/planfile"
 	"github.com/zplan/zplan/remote"
 	"github.com/zplan/zplan/zfs"
 	"github.com/zplan/zplan/zfs/zfsfake"
@@ -130,7 +132,24 @@ func TestSkipUnchangedOnFake(t *testing.T) {
 			t.Fatalf("tick %d: actions %d, skipped %+v; want nothing but a skip", i, len(p.Actions), p.Skipped)
 		}
 	}
+	// A saved skip-only plan, applied after a write, runs nothing and
+	// refuses nothing: the skip is display data, not an action.
+	st, err := observe.Observe(ctx, hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, saved := planOf(t, cfg, st, now.Add(time.Hour))
+	var buf bytes.Buffer
+	must(t, planfile.Encode(&buf, saved, now))
+	f, err := planfile.Decode(&buf)
+	if err != nil || len(f.Plan.Skipped) != 1 {
+		t.Fatalf("saved plan: %v, %+v", err, f)
+	}
 	src.Write("tank/data", 4096)
+	res, err := apply.Apply(ctx, f.Plan, hosts, apply.Options{Resume: true})
+	if err != nil || res.Failed+res.Refused+res.Skipped > 0 || len(src.Snapshots("tank/data")) != 1 {
+		t.Fatalf("apply of the saved skip: %+v, %v, snapshots %v", res, err, src.Snapshots("tank/data"))
+	}
 	p := round(now.Add(time.Hour + 15*time.Minute))
 	if len(p.Skipped) != 0 || p.Summarize().Create != 1 {
 		t.Fatalf("after a write: %d created, skipped %+v; want a snapshot", p.Summarize().Create, p.Skipped)
