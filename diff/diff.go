@@ -191,6 +191,7 @@ type needReason struct {
 	// without it (then keep_unsent_for does not give it up).
 	edges    []string
 	noCursor bool
+	cursors  []plan.Precondition // the blocked edges' cursor bookmarks
 }
 
 // need records that snap must stay. The strongest reason wins: a
@@ -207,18 +208,19 @@ func (p *planner) need(k dsKey, snap string, kind needKind, text string) {
 
 // needUnsent records that blocked edge has not sent snap; several
 // blocked edges add up.
-func (p *planner) needUnsent(k dsKey, snap, edge string, noCursor bool) {
+func (p *planner) needUnsent(k dsKey, snap, edge string, noCursor bool, cursors []plan.Precondition) {
 	if p.needed[k] == nil {
 		p.needed[k] = map[string]needReason{}
 	}
 	old, ok := p.needed[k][snap]
 	switch {
 	case !ok:
-		p.needed[k][snap] = needReason{kind: needUnsent, edges: []string{edge}, noCursor: noCursor,
+		p.needed[k][snap] = needReason{kind: needUnsent, edges: []string{edge}, noCursor: noCursor, cursors: cursors,
 			text: fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", edge)}
 	case old.kind == needUnsent:
 		old.edges = append(old.edges, edge)
 		old.noCursor = old.noCursor || noCursor
+		old.cursors = append(append([]plan.Precondition(nil), old.cursors...), cursors...)
 		old.text = fmt.Sprintf("not yet sent by replications %s, which are blocked by conflicts", strings.Join(old.edges, ", "))
 		p.needed[k][snap] = old
 	}

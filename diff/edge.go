@@ -52,14 +52,21 @@ func (p *planner) edge(e *desired.Edge) {
 		// snapshot base the observed target shares and no cursor marks,
 		// the snapshot may be the only way to send incrementally.
 		k := dsKey{e.SourceHost, e.SourceDataset}
-		hasCursor := len(edgeCursors(src, e.ID)) > 0
+		// A destroy that gives a snapshot up asserts the cursors it relies on.
+		var cursors []plan.Precondition
+		for _, bm := range src.Bookmarks {
+			if id, _, ok := plan.ParseCursor(bm.Name); ok && id == e.ID {
+				cursors = append(cursors, plan.Precondition{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "#" + bm.Name, GUID: bm.GUID})
+			}
+		}
+		hasCursor := len(cursors) > 0
 		var baseName string
 		if b, ok := FindBase(src, p.dataset(e.TargetHost, e.TargetDataset), e.ID); ok && strings.HasPrefix(b.From, "@") && !hasBookmark(src, plan.CursorName(e.ID, b.GUID)) {
 			baseName = b.From[1:]
 		}
 		for _, s := range src.Snapshots {
 			if strings.HasPrefix(s.Name, e.Prefix) {
-				p.needUnsent(k, s.Name, e.ID, !hasCursor || s.Name == baseName)
+				p.needUnsent(k, s.Name, e.ID, !hasCursor || s.Name == baseName, cursors)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package diff
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -149,6 +150,7 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 	}
 	var destroy []plan.SnapRef
 	var victims []int
+	var cursors []plan.Precondition // what given-up snapshots rely on
 	for i, s := range ds.Snapshots {
 		vd := v[i]
 		if !vd.covered || p.rolledBack[k][s.Name] {
@@ -183,6 +185,11 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 		ref := plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used), Unsent: unsent}
 		if unsent != nil {
 			ref.Reason += "; " + unsent.String()
+			for _, pc := range p.needed[k][s.Name].cursors {
+				if !slices.Contains(cursors, pc) {
+					cursors = append(cursors, pc)
+				}
+			}
 		}
 		destroy = append(destroy, ref)
 		victims = append(victims, i)
@@ -215,6 +222,7 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + d.Name, GUID: d.GUID})
 	}
 	a.Preconditions = append(a.Preconditions, just...)
+	a.Preconditions = append(a.Preconditions, cursors...)
 	return kept, a
 }
 
@@ -272,7 +280,8 @@ const maxWindowPreconditions = 32
 // what the victims' verdicts name is the point: the keepers of their
 // grid buckets, the keep_last window (bounded, see above), the newest
 // snapshot that stays, and the common base of each replication edge on
-// both hosts. Snapshots this plan creates or receives are not asserted:
+// both hosts (a destroy that gives up unsent snapshots also asserts the
+// blocked edges' cursor bookmarks, see giveUp). Snapshots this plan creates or receives are not asserted:
 // the destroy waits for the actions that make them. Order: the
 // dataset's listing order, then the edges' bases in edge order, so the
 // plan stays byte-identical for identical input.

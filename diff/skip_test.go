@@ -3,6 +3,7 @@ package diff_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +202,13 @@ func TestKeepUnsentFor(t *testing.T) {
 				}
 				if a.Kind != plan.KindDestroy || a.Host != "src" {
 					continue
+				}
+				if c.ret.KeepUnsentFor > 0 {
+					// Apply re-checks the cursor the give-up relies on.
+					want := plan.Precondition{Host: "src", Kind: plan.PreExists, Object: "tank/data#" + plan.CursorName("offsite", 1), GUID: 1}
+					if !slices.Contains(a.Preconditions, want) {
+						t.Errorf("destroy does not assert the cursor %+v: %+v", want, a.Preconditions)
+					}
 				}
 				for _, s := range a.Snapshots {
 					destroyed = append(destroyed, s.Name)
