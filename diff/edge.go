@@ -50,9 +50,9 @@ func (p *planner) edge(e *desired.Edge) {
 		// keep_unsent_for may give these up only while the edge's cursor
 		// bookmark carries the incremental chain: with no cursor, or with a
 		// snapshot base the observed target shares and no cursor marks,
-		// the snapshot may be the only way to send incrementally.
+		// the snapshot may be the only way to send incrementally. A
+		// destroy that gives one up asserts the cursors it relies on.
 		k := dsKey{e.SourceHost, e.SourceDataset}
-		// A destroy that gives a snapshot up asserts the cursors it relies on.
 		var cursors []plan.Precondition
 		for _, bm := range src.Bookmarks {
 			if id, _, ok := plan.ParseCursor(bm.Name); ok && id == e.ID {

@@ -281,8 +281,9 @@ const maxWindowPreconditions = 32
 // grid buckets, the keep_last window (bounded, see above), the newest
 // snapshot that stays, and the common base of each replication edge on
 // both hosts (a destroy that gives up unsent snapshots also asserts the
-// blocked edges' cursor bookmarks, see giveUp). Snapshots this plan creates or receives are not asserted:
-// the destroy waits for the actions that make them. Order: the
+// blocked edges' cursor bookmarks, see giveUp). Snapshots this plan
+// creates or receives are not asserted: the destroy waits for the
+// actions that make them. Order: the
 // dataset's listing order, then the edges' bases in edge order, so the
 // plan stays byte-identical for identical input.
 func (p *retainer) justification(k dsKey, ds *observe.Dataset, victims []int, named *namedKeepers) []plan.Precondition {
@@ -384,7 +385,7 @@ func (p *retainer) giveUp(rules []*desired.RetentionRule, why needReason, s *obs
 // keep_unsent_for cannot give it up for want of a cursor.
 func unsentKeepReason(rules []*desired.RetentionRule, why needReason) string {
 	if why.kind == needUnsent && why.noCursor && keepUnsentFor(rules) != nil {
-		return why.text + " (keep_unsent_for does not give it up: the edge has no cursor bookmark to send incrementally without it)"
+		return why.text + " (keep_unsent_for does not give it up: a blocked edge has no cursor bookmark to send incrementally from without this snapshot)"
 	}
 	return why.text
 }
