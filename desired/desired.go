@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
@@ -37,6 +38,9 @@ type SnapshotRule struct {
 	Dataset  string
 	Prefix   string
 	Schedule *Schedule
+	// SkipUnchanged: no snapshot when nothing was written since the
+	// newest Prefix snapshot.
+	SkipUnchanged bool
 }
 
 // RetentionRule prunes Prefix snapshots of Dataset on Host.
@@ -50,6 +54,9 @@ type RetentionRule struct {
 	AdoptForeign bool
 	// PruneUnsent allows destroying snapshots an edge still has to send.
 	PruneUnsent bool
+	// KeepUnsentFor, when > 0, allows destroying snapshots an edge still
+	// has to send once they are older than this.
+	KeepUnsentFor time.Duration
 }
 
 // Edge replicates one source dataset to one target dataset. It carries
@@ -113,12 +120,15 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 			return nil, fmt.Errorf("snapshots %q: %w", sp.Name, err)
 		}
 		for _, ds := range p.selectDatasets(st, sp.Host, sp.Datasets, "") {
-			p.Snapshots = append(p.Snapshots, &SnapshotRule{Policy: sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix, Schedule: sched})
+			p.Snapshots = append(p.Snapshots, &SnapshotRule{Policy: sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix, Schedule: sched, SkipUnchanged: sp.SkipUnchanged})
 			p.Retention = append(p.Retention, &RetentionRule{
 				Source: "snapshots." + sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix,
 				Retention: ret, AdoptForeign: sp.Retention != nil && sp.Retention.AdoptForeign,
 				PruneUnsent: sp.Retention != nil && sp.Retention.PruneUnsent,
 			})
+			if sp.Retention != nil {
+				p.Retention[len(p.Retention)-1].KeepUnsentFor = sp.Retention.KeepUnsentFor
+			}
 		}
 	}
 	for _, r := range cfg.Replications {

@@ -36,7 +36,7 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 		Time: now, ConfigHash: opts.ConfigHash,
 	}
 	out.Conflicts = problemConflicts(pol, st)
-	virtual, snapshots := planSnapshots(pol, st, now)
+	virtual, snapshots, skipped := planSnapshots(pol, st, now)
 	out.Conflicts = append(out.Conflicts, unsafeNames(pol, st)...)
 	edges := planEdges(pol, st, now, virtual)
 	kept, destroys := retention(pol, st, now, opts.Explain, virtual, edges)
@@ -44,6 +44,7 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 	out.Actions = append(append(append(out.Actions, snapshots...), edges.actions...), destroys...)
 	out.Conflicts = append(out.Conflicts, edges.conflicts...)
 	out.Kept = kept
+	out.Skipped = skipped
 	sort.SliceStable(out.Conflicts, func(i, j int) bool {
 		a, b := out.Conflicts[i], out.Conflicts[j]
 		return a.Host+"\x00"+a.Dataset+"\x00"+a.Edge < b.Host+"\x00"+b.Dataset+"\x00"+b.Edge
@@ -185,6 +186,12 @@ const (
 type needReason struct {
 	kind needKind
 	text string
+	// For needUnsent: the blocked edges that have not sent the snapshot,
+	// and whether one of them has no cursor bookmark to continue from
+	// without it (then keep_unsent_for does not give it up).
+	edges    []string
+	noCursor bool
+	cursors  []plan.Precondition // the blocked edges' cursor bookmarks
 }
 
 // need records that snap must stay. The strongest reason wins: a
@@ -199,15 +206,36 @@ func (p *planner) need(k dsKey, snap string, kind needKind, text string) {
 	}
 }
 
+// needUnsent records that blocked edge has not sent snap; several
+// blocked edges add up.
+func (p *planner) needUnsent(k dsKey, snap, edge string, noCursor bool, cursors []plan.Precondition) {
+	if p.needed[k] == nil {
+		p.needed[k] = map[string]needReason{}
+	}
+	old, ok := p.needed[k][snap]
+	switch {
+	case !ok:
+		p.needed[k][snap] = needReason{kind: needUnsent, edges: []string{edge}, noCursor: noCursor, cursors: cursors,
+			text: fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", edge)}
+	case old.kind == needUnsent:
+		old.edges = append(old.edges, edge)
+		old.noCursor = old.noCursor || noCursor
+		old.cursors = append(append([]plan.Precondition(nil), old.cursors...), cursors...)
+		old.text = fmt.Sprintf("not yet sent by replications %s, which are blocked by conflicts", strings.Join(old.edges, ", "))
+		p.needed[k][snap] = old
+	}
+}
+
 func pool(dataset string) string {
 	p, _, _ := strings.Cut(dataset, "/")
 	return p
 }
 
 // planSnapshots plans the scheduled snapshots, one atomic action per
-// host, pool and name; it returns them and, per dataset, the snapshot
-// each creates.
-func planSnapshots(pol *desired.Policy, st *observe.State, now time.Time) (map[dsKey]*virtualSnap, []*plan.Action) {
+// host, pool and name; it returns them, per dataset the snapshot each
+// creates, and the due snapshots skip_unchanged leaves out.
+func planSnapshots(pol *desired.Policy, st *observe.State, now time.Time) (map[dsKey]*virtualSnap, []*plan.Action, []*plan.Skipped) {
+	var skipped []*plan.Skipped
 	planned := map[dsKey]*virtualSnap{}
 	type group struct {
 		host, pool, name string
@@ -225,14 +253,18 @@ func planSnapshots(pol *desired.Policy, st *observe.State, now time.Time) (map[d
 			continue // two policies on one dataset: one snapshot is enough
 		}
 		var newest time.Time
-		has := false
+		has, at := false, -1
 		for i := len(ds.Snapshots) - 1; i >= 0 && !has; i-- {
 			if s := ds.Snapshots[i]; strings.HasPrefix(s.Name, r.Prefix) {
-				newest, has = SnapTime(s, r.Prefix), true
+				newest, has, at = SnapTime(s, r.Prefix), true, i
 			}
 		}
 		due, slot := r.Schedule.Due(newest, has, now)
 		if !due {
+			continue
+		}
+		if r.SkipUnchanged && has && UnchangedSince(ds, at) {
+			skipped = append(skipped, &plan.Skipped{Host: r.Host, Dataset: r.Dataset, Policy: r.Policy, Slot: slot, Since: ds.Snapshots[at].Name})
 			continue
 		}
 		name := r.Prefix + now.Format(SnapshotTimeFormat)
@@ -273,7 +305,29 @@ func planSnapshots(pol *desired.Policy, st *observe.State, now time.Time) (map[d
 		}
 		actions = append(actions, a)
 	}
-	return planned, actions
+	sort.SliceStable(skipped, func(i, j int) bool {
+		a, b := skipped[i], skipped[j]
+		return a.Host+"\x00"+a.Dataset+"\x00"+a.Policy < b.Host+"\x00"+b.Dataset+"\x00"+b.Policy
+	})
+	return planned, actions, skipped
+}
+
+// UnchangedSince reports whether nothing was written to ds since its
+// snapshot at index i. The dataset's written counts only since its newest
+// snapshot of any kind, so each snapshot after i must also have written
+// nothing since the one before it (a snapshot's written is what was
+// written between it and the previous one); any byte in that chain
+// answers false, and the policy snapshots.
+func UnchangedSince(ds *observe.Dataset, i int) bool {
+	if i < 0 || i >= len(ds.Snapshots) || ds.Written != 0 {
+		return false
+	}
+	for _, s := range ds.Snapshots[i+1:] {
+		if s.Written != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // SnapTime is when a snapshot was taken: the plan time in a managed

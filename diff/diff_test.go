@@ -318,6 +318,39 @@ func scenarios() []scenario {
 					snap("zplan_20261122T120000Z", 4, 8, "2026-11-22T12:00"))),
 			),
 		},
+		{
+			// tank/data/a has nothing written since its newest snapshot;
+			// tank/data/b does.
+			name: "skip_unchanged",
+			cfg: config(func(c *hclspec.Config) {
+				c.Replications = nil
+				c.Snapshots[0].SkipUnchanged = true
+			}),
+			st: state(
+				host("src", fs("tank"), fs("tank/data"),
+					fs("tank/data/a", snap("zplan_20261122T114500Z", 1, 5, "2026-11-22T11:45")),
+					func() *observe.Dataset {
+						d := fs("tank/data/b", snap("zplan_20261122T114500Z", 2, 5, "2026-11-22T11:45"))
+						d.Written = 4096
+						return d
+					}()),
+			),
+		},
+		{
+			// dst is away; the cursor marks @…1101.
+			name: "keep_unsent_for_gives_up",
+			cfg: config(func(c *hclspec.Config) {
+				c.Snapshots[0].Retention = &hclspec.Retention{KeepLast: 1, KeepUnsentFor: 14 * 24 * time.Hour}
+			}),
+			st: state(
+				host("src", fs("tank"), &observe.Dataset{Name: "tank/data", Type: "filesystem", Written: 4096, Snapshots: []*observe.Snapshot{
+					snap("zplan_20261101T120000Z", 1, 10, "2026-11-01T12:00"),
+					snap("zplan_20261105T120000Z", 2, 11, "2026-11-05T12:00"),
+					snap("zplan_20261115T120000Z", 3, 12, "2026-11-15T12:00"),
+					snap("zplan_20261122T120000Z", 4, 13, "2026-11-22T12:00"),
+				}, Bookmarks: []*observe.Bookmark{cursor(1)}}),
+			),
+		},
 	}
 }
 

@@ -47,26 +47,27 @@ func (p *planner) edge(e *desired.Edge) {
 		return // reported as a policy problem
 	}
 	if !p.planEdge(e, src) {
-		for _, s := range src.Snapshots {
-			if strings.HasPrefix(s.Name, e.Prefix) {
-				p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, needUnsent, fmt.Sprintf("not yet sent by replication %s, which is blocked by a conflict", e.ID))
+		// keep_unsent_for may give these up only while the edge's cursor
+		// bookmark carries the incremental chain: with no cursor, or with a
+		// snapshot base the observed target shares and no cursor marks,
+		// the snapshot may be the only way to send incrementally. A
+		// destroy that gives one up asserts the cursors it relies on.
+		k := dsKey{e.SourceHost, e.SourceDataset}
+		var cursors []plan.Precondition
+		for _, bm := range src.Bookmarks {
+			if id, _, ok := plan.ParseCursor(bm.Name); ok && id == e.ID {
+				cursors = append(cursors, plan.Precondition{Host: e.SourceHost, Kind: plan.PreExists, Object: e.SourceDataset + "#" + bm.Name, GUID: bm.GUID})
 			}
 		}
-		if p.st.Hosts[e.TargetHost] == nil {
-			p.keepCursorBases(e, src)
+		hasCursor := len(cursors) > 0
+		var baseName string
+		if b, ok := FindBase(src, p.dataset(e.TargetHost, e.TargetDataset), e.ID); ok && strings.HasPrefix(b.From, "@") && !hasBookmark(src, plan.CursorName(e.ID, b.GUID)) {
+			baseName = b.From[1:]
 		}
-	}
-}
-
-// keepCursorBases keeps, even under prune_unsent, the source snapshots
-// the edge's cursor bookmarks mark: with the target unobserved, they
-// are the newest common snapshot as far as zplan can tell (invariant 2).
-func (p *planner) keepCursorBases(e *desired.Edge, src *observe.Dataset) {
-	for _, name := range edgeCursors(src, e.ID) {
-		_, guid, _ := plan.ParseCursor(name)
-		if s := src.SnapshotByGUID(guid); s != nil {
-			p.need(dsKey{e.SourceHost, e.SourceDataset}, s.Name, needBase,
-				fmt.Sprintf("marked by the cursor of replication %s: the newest snapshot %s is known to have (the host is not observed)", e.ID, e.TargetHost))
+		for _, s := range src.Snapshots {
+			if strings.HasPrefix(s.Name, e.Prefix) {
+				p.needUnsent(k, s.Name, e.ID, !hasCursor || s.Name == baseName, cursors)
+			}
 		}
 	}
 }

@@ -3,12 +3,14 @@ package diff
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/zplan/zplan/desired"
+	"github.com/zplan/zplan/hclspec/timespec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/zfs"
@@ -148,6 +150,7 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 	}
 	var destroy []plan.SnapRef
 	var victims []int
+	var cursors []plan.Precondition // what given-up snapshots rely on
 	for i, s := range ds.Snapshots {
 		vd := v[i]
 		if !vd.covered || p.rolledBack[k][s.Name] {
@@ -157,9 +160,14 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 			// zfs destroy fs@a%b destroys the range a..b: never pass it.
 			vd = verdict{covered: true, keep: true, reason: unsafeNameReason}
 		}
+		var unsent *plan.GivenUp
 		if !vd.keep {
-			if why, ok := p.needed[k][s.Name]; ok && !(pruneUnsent(rules) && why.kind == needUnsent) {
-				vd = verdict{covered: true, keep: true, reason: why.text}
+			why, needed := p.needed[k][s.Name]
+			if needed {
+				unsent = p.giveUp(rules, why, s)
+			}
+			if needed && unsent == nil {
+				vd = verdict{covered: true, keep: true, reason: unsentKeepReason(rules, why)}
 			} else if holds := without(s.Holds, p.released[k][s.Name]); len(holds) > 0 {
 				reason := "held by " + strings.Join(holds, ", ")
 				if !anyZplan(holds) {
@@ -174,7 +182,16 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 			}
 			continue
 		}
-		destroy = append(destroy, plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used)})
+		ref := plan.SnapRef{Name: s.Name, GUID: s.GUID, Rule: vd.rule, Reason: vd.text(), Bytes: int64(s.Used), Unsent: unsent}
+		if unsent != nil {
+			ref.Reason += "; " + unsent.String()
+			for _, pc := range p.needed[k][s.Name].cursors {
+				if !slices.Contains(cursors, pc) {
+					cursors = append(cursors, pc)
+				}
+			}
+		}
+		destroy = append(destroy, ref)
 		victims = append(victims, i)
 	}
 	if len(destroy) == 0 {
@@ -205,6 +222,7 @@ func (p *retainer) retainDataset(k dsKey, rules []*desired.RetentionRule) (kept 
 		a.Preconditions = append(a.Preconditions, plan.Precondition{Host: k.host, Kind: plan.PreExists, Object: k.dataset + "@" + d.Name, GUID: d.GUID})
 	}
 	a.Preconditions = append(a.Preconditions, just...)
+	a.Preconditions = append(a.Preconditions, cursors...)
 	return kept, a
 }
 
@@ -262,8 +280,10 @@ const maxWindowPreconditions = 32
 // what the victims' verdicts name is the point: the keepers of their
 // grid buckets, the keep_last window (bounded, see above), the newest
 // snapshot that stays, and the common base of each replication edge on
-// both hosts. Snapshots this plan creates or receives are not asserted:
-// the destroy waits for the actions that make them. Order: the
+// both hosts (a destroy that gives up unsent snapshots also asserts the
+// blocked edges' cursor bookmarks, see giveUp). Snapshots this plan
+// creates or receives are not asserted: the destroy waits for the
+// actions that make them. Order: the
 // dataset's listing order, then the edges' bases in edge order, so the
 // plan stays byte-identical for identical input.
 func (p *retainer) justification(k dsKey, ds *observe.Dataset, victims []int, named *namedKeepers) []plan.Precondition {
@@ -337,6 +357,46 @@ func without(tags, drop []string) []string {
 	for _, t := range tags {
 		if !contains(drop, t) {
 			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// giveUp decides whether retention may destroy snapshot s although
+// why says an edge still needs it: never for an edge's base; for unsent
+// snapshots with prune_unsent, or with keep_unsent_for once s is older
+// than the limit and every blocked edge has a cursor bookmark to send
+// the next incremental from (invariant 9's exception). nil keeps it.
+func (p *retainer) giveUp(rules []*desired.RetentionRule, why needReason, s *observe.Snapshot) *plan.GivenUp {
+	if why.kind != needUnsent {
+		return nil
+	}
+	if pruneUnsent(rules) {
+		return &plan.GivenUp{Edges: why.edges}
+	}
+	r := keepUnsentFor(rules)
+	if r == nil || why.noCursor || p.now.Sub(SnapTime(s, r.Prefix)) <= r.KeepUnsentFor {
+		return nil
+	}
+	return &plan.GivenUp{Edges: why.edges, KeepUnsentFor: timespec.FormatDuration(r.KeepUnsentFor)}
+}
+
+// unsentKeepReason is why a needed snapshot stays, saying when
+// keep_unsent_for cannot give it up for want of a cursor.
+func unsentKeepReason(rules []*desired.RetentionRule, why needReason) string {
+	if why.kind == needUnsent && why.noCursor && keepUnsentFor(rules) != nil {
+		return why.text + " (keep_unsent_for does not give it up: a blocked edge has no cursor bookmark to send incrementally from without this snapshot)"
+	}
+	return why.text
+}
+
+// keepUnsentFor is the rule with the longest keep_unsent_for of a
+// dataset's rules (the union keeps what any rule keeps), or nil.
+func keepUnsentFor(rules []*desired.RetentionRule) *desired.RetentionRule {
+	var out *desired.RetentionRule
+	for _, r := range rules {
+		if r.KeepUnsentFor > 0 && (out == nil || r.KeepUnsentFor > out.KeepUnsentFor) {
+			out = r
 		}
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/diff"
+	"github.com/zplan/zplan/hclspec/timespec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
 )
@@ -31,6 +32,10 @@ const (
 	ForeignHold        Kind = "foreign_hold"        // a zplan step or last-received hold of no configured edge
 	CursorMismatch     Kind = "cursor_mismatch"     // cursor bookmark missing or outdated
 	RetentionOverdue   Kind = "retention_overdue"   // snapshots kept past retention
+	// UnsentExpiring: a blocked edge's oldest unsent snapshot is within
+	// the last quarter of keep_unsent_for (warning) or past it (error:
+	// retention gives up unsent snapshots it would not otherwise keep).
+	UnsentExpiring Kind = "unsent_expiring"
 )
 
 // Finding is one piece of drift.
@@ -120,6 +125,12 @@ type EdgeStatus struct {
 	// CursorCreation is the creation time of the edge's current cursor
 	// bookmark (made by the last successful send step); zero if none.
 	CursorCreation time.Time
+	// OldestUnsent is the name time of the oldest source snapshot of the
+	// prefix newer than the edge's newest cursor bookmark; zero when
+	// there is none, or no cursor to measure from.
+	OldestUnsent time.Time
+	// KeepUnsentFor is the source retention's keep_unsent_for; 0 if unset.
+	KeepUnsentFor time.Duration
 }
 
 // DatasetStatus is one snapshots rule's dataset as observed.
@@ -130,6 +141,9 @@ type DatasetStatus struct {
 	Newest time.Time
 	// Overdue: a missing_snapshot finding was reported for it.
 	Overdue bool
+	// Unchanged: a snapshot was due but skip_unchanged left it out,
+	// since nothing was written after Newest; it is not overdue.
+	Unchanged bool
 }
 
 // Detect computes the drift.
@@ -141,6 +155,7 @@ func Detect(in Input) *Report {
 	d.tokensAndHolds()
 	d.retention()
 	d.status()
+	d.unsent()
 	sort.SliceStable(d.out, func(i, j int) bool {
 		a, b := d.out[i], d.out[j]
 		if a.Host != b.Host {
@@ -246,6 +261,11 @@ func (d *detector) schedules() {
 				Fix:     "zplan apply takes its first snapshot"}, time.Time{})
 			continue
 		}
+		if d.skipped(r) {
+			st.Unchanged = true
+			d.dsStatus = append(d.dsStatus, st)
+			continue
+		}
 		due, _ := r.Schedule.Due(newest, true, d.now)
 		// The first slot after the newest snapshot is when it went missing.
 		missed := r.Schedule.Next(newest)
@@ -259,6 +279,44 @@ func (d *detector) schedules() {
 			Message: fmt.Sprintf("newest %s snapshot is %s old; snapshots.%s (%s) expected one at %s",
 				r.Prefix, age(d.now.Sub(newest)), r.Policy, r.Schedule, missed.Format(time.RFC3339)),
 			Fix: "zplan apply takes it; check that the scheduled apply runs"}, missed)
+	}
+}
+
+// skipped reports whether the plan left r's due snapshot out because
+// nothing changed (skip_unchanged): the dataset is up to date, not late.
+func (d *detector) skipped(r *desired.SnapshotRule) bool {
+	if d.in.Plan == nil {
+		return false
+	}
+	for _, k := range d.in.Plan.Skipped {
+		if k.Host == r.Host && k.Dataset == r.Dataset && k.Policy == r.Policy {
+			return true
+		}
+	}
+	return false
+}
+
+// unsent warns about blocked edges whose unsent snapshots approach the
+// source retention's keep_unsent_for: from three quarters of the limit
+// on (a warning), and past it (an error: the plan now gives up those
+// retention would not otherwise keep).
+func (d *detector) unsent() {
+	for _, es := range d.edgeStatus {
+		if es.KeepUnsentFor <= 0 || es.OldestUnsent.IsZero() || es.Conflicts == 0 {
+			continue
+		}
+		a, limit := d.now.Sub(es.OldestUnsent), es.KeepUnsentFor
+		if 4*a < 3*limit {
+			continue
+		}
+		f := Finding{Kind: UnsentExpiring, Host: es.SourceHost, Dataset: es.SourceDataset, Edge: es.Edge,
+			Message: fmt.Sprintf("replication %s to %s:%s is blocked; its oldest unsent snapshot is %s old, keep_unsent_for = %s lets retention give up unsent snapshots from %s",
+				es.Edge, es.TargetHost, es.TargetDataset, age(a), timespec.FormatDuration(limit), es.OldestUnsent.Add(limit).Format(time.RFC3339)),
+			Fix: "resolve the edge's conflict (bring the target back) so zplan apply sends them, or raise keep_unsent_for"}
+		if a > limit {
+			f.Severity = "error"
+		}
+		d.add(f, es.OldestUnsent)
 	}
 }
 
@@ -427,6 +485,18 @@ func (d *detector) retention() {
 	}
 }
 
+// keepUnsentFor is the longest keep_unsent_for of the source retention
+// rules of host:dataset, as the planner uses it.
+func (d *detector) keepUnsentFor(host, dataset string) time.Duration {
+	var out time.Duration
+	for _, r := range d.in.Policy.Retention {
+		if r.Host == host && r.Dataset == dataset && r.KeepUnsentFor > out {
+			out = r.KeepUnsentFor
+		}
+	}
+	return out
+}
+
 // Counts tallies findings by kind.
 func (r *Report) Counts() map[Kind]int {
 	c := map[Kind]int{}
@@ -452,6 +522,19 @@ func (d *detector) status() {
 			if strings.HasPrefix(s.Name, e.Prefix) {
 				newestSrc = s
 				prefixed++
+			}
+		}
+		es.KeepUnsentFor = d.keepUnsentFor(e.SourceHost, e.SourceDataset)
+		var cursorTXG uint64
+		for _, bm := range src.Bookmarks {
+			if id, _, ok := plan.ParseCursor(bm.Name); ok && id == e.ID && bm.CreateTXG > cursorTXG {
+				cursorTXG = bm.CreateTXG
+			}
+		}
+		for _, s := range src.Snapshots {
+			if cursorTXG > 0 && s.CreateTXG > cursorTXG && strings.HasPrefix(s.Name, e.Prefix) {
+				es.OldestUnsent = diff.SnapTime(s, e.Prefix).UTC()
+				break
 			}
 		}
 		tgt := d.dataset(e.TargetHost, e.TargetDataset)

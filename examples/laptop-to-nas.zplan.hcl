@@ -28,11 +28,16 @@ snapshots "home" {
   exclude  = ["${var.pool}/home/alice/cache/**"]
   prefix   = "zplan_"
   every    = "15m"
+  # No new snapshot while nothing was written since the newest one.
+  skip_unchanged = true
 
   retention {
     grid          = "1x1h(keep=all) | 24x1h | 14x1d"
     keep_last     = 4
     keep_matching = ["^manual_", "^before-upgrade"]
+    # While the NAS is blocked, keep what it has not received for two
+    # weeks at most; its cursor bookmark keeps the incremental chain.
+    keep_unsent_for = "14d"
   }
 }
 

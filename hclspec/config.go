@@ -67,18 +67,25 @@ type Retention struct {
 	// PruneUnsent lets source retention destroy snapshots an edge still
 	// has to send, when the pool filling up matters more (invariant 9).
 	PruneUnsent bool
-	DefRange    hcl.Range
+	// KeepUnsentFor, when > 0, lets source retention destroy snapshots an
+	// edge still has to send once they are older than this (and the edge
+	// has a cursor bookmark to send the next incremental from).
+	KeepUnsentFor time.Duration
+	DefRange      hcl.Range
 }
 
 // SnapshotPolicy is a `snapshots "NAME"` block.
 type SnapshotPolicy struct {
-	Name      string
-	Host      string // name of a Host
-	Datasets  DatasetSelector
-	Prefix    string // default "zplan_"
-	Schedule  Schedule
-	Retention *Retention
-	DefRange  hcl.Range
+	Name     string
+	Host     string // name of a Host
+	Datasets DatasetSelector
+	Prefix   string // default "zplan_"
+	Schedule Schedule
+	// SkipUnchanged: no new snapshot when nothing was written since the
+	// policy's newest one.
+	SkipUnchanged bool
+	Retention     *Retention
+	DefRange      hcl.Range
 }
 
 // Replication is a `replication "NAME"` block: an edge from each selected

@@ -59,7 +59,7 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("host local = %+v", l)
 	}
 	sp := cfg.Snapshots[0]
-	if sp.Host != "local" || sp.Prefix != "Z_" || sp.Schedule != (Schedule{Every: 15 * time.Minute}) ||
+	if sp.Host != "local" || !sp.SkipUnchanged || sp.Prefix != "Z_" || sp.Schedule != (Schedule{Every: 15 * time.Minute}) ||
 		!reflect.DeepEqual(sp.Datasets, DatasetSelector{Include: []string{"tank/data", "tank/home/**"}, Exclude: []string{"tank/home/tmp/**"}}) {
 		t.Errorf("snapshots = %+v", sp)
 	}
@@ -115,6 +115,7 @@ snapshots "data" {
   exclude  = [format("%s/tmp/**", local.home)]
   prefix   = "${upper("z")}_"
   every    = local.every
+  skip_unchanged = true
   retention {
     grid          = "1x1h(keep=all) | 24x1h | 14x1d"
     keep_last     = 10
@@ -242,6 +243,11 @@ func TestLoadErrors(t *testing.T) {
 		{"bad root", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b/\"\n}"), "Invalid target root", "trailing /", 16},
 		{"strip outside", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n strip_prefix = \"other\"\n}"), "Source outside strip_prefix", "tank/data is not other", 17},
 		{"target in source", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.local\n root = \"tank/data/backup\"\n}"), "Target inside the source", "exclude", 14},
+		{"skip_unchanged not a bool", snap("host = host.local\ndatasets = [\"tank\"]\nevery = \"1h\"\nskip_unchanged = 3"), "Incorrect attribute value type", "skip_unchanged must be true or false", 10},
+		{"keep_unsent_for garbage", snap("host = host.local\ndatasets = [\"tank\"]\nevery = \"1h\"\nretention {\n keep_last = 1\n keep_unsent_for = \"soon\"\n}"), "Invalid keep_unsent_for", "units", 12},
+		{"keep_unsent_for zero", snap("host = host.local\ndatasets = [\"tank\"]\nevery = \"1h\"\nretention {\n keep_last = 1\n keep_unsent_for = \"0s\"\n}"), "Invalid keep_unsent_for", "prune_unsent = true", 12},
+		{"keep_unsent_for and prune_unsent", snap("host = host.local\ndatasets = [\"tank\"]\nevery = \"1h\"\nretention {\n keep_last = 1\n prune_unsent = true\n keep_unsent_for = \"14d\"\n}"), "Both prune_unsent and keep_unsent_for", "Remove one", 13},
+		{"keep_unsent_for on target", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n retention {\n keep_last = 1\n keep_unsent_for = \"14d\"\n}\n}"), "Unsupported argument", "grid, keep_last, keep_matching, adopt_foreign", 19},
 		{"prune_unsent on target", repl("source { snapshots = snapshots.s }\ntarget {\n host = host.nas\n root = \"b\"\n retention {\n keep_last = 1\n prune_unsent = true\n}\n}"), "Unsupported argument", "grid, keep_last, keep_matching, adopt_foreign", 19},
 		{"duplicate ids", map[string]string{"main.hcl": hostsHCL + `
 replication "a" {
@@ -291,6 +297,19 @@ replication "x" {
 			}
 			t.Fatalf("no diagnostic %q among:\n%v", tc.summary, diags)
 		})
+	}
+}
+
+func TestLoadKeepUnsentFor(t *testing.T) {
+	cfg, diags := load(t, snap("host = host.local\ndatasets = [\"tank\"]\nevery = \"1h\"\nretention {\n keep_last = 1\n keep_unsent_for = \"14d\"\n}"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := cfg.Snapshots[0].Retention.KeepUnsentFor; got != 14*24*time.Hour {
+		t.Errorf("keep_unsent_for = %v, want 336h", got)
+	}
+	if cfg.Snapshots[0].SkipUnchanged {
+		t.Error("skip_unchanged defaults to true, want false")
 	}
 }
 

@@ -13,9 +13,10 @@ import (
 
 var sourceRetentionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "grid"}, {Name: "keep_last"}, {Name: "keep_matching"}, {Name: "adopt_foreign"}, {Name: "prune_unsent"},
+	{Name: "keep_unsent_for"},
 }}
 
-// Target retention has no prune_unsent: nothing is sent from a target.
+// Target retention has no prune_unsent or keep_unsent_for: nothing is sent from a target.
 var targetRetentionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "grid"}, {Name: "keep_last"}, {Name: "keep_matching"}, {Name: "adopt_foreign"},
 }}
@@ -50,7 +51,23 @@ func (d *decoder) retention(b *hcl.Block, where string, source bool) *Retention 
 	r.KeepLast, keepLastA = d.integer(at, "keep_last", 0)
 	r.KeepMatching, matchingA = d.strList(at, "keep_matching")
 	r.AdoptForeign, _ = d.boolean(at, "adopt_foreign", false)
-	r.PruneUnsent, _ = d.boolean(at, "prune_unsent", false)
+	var pruneA *hcl.Attribute
+	r.PruneUnsent, pruneA = d.boolean(at, "prune_unsent", false)
+	if a := at["keep_unsent_for"]; a != nil {
+		txt, _ := d.str(at, "keep_unsent_for", "")
+		dur, err := timespec.ParseDuration(txt)
+		switch {
+		case err != nil:
+			d.errorf(a.Expr.Range().Ptr(), "Invalid keep_unsent_for", "%v.", err)
+		case dur <= 0:
+			d.errorf(a.Expr.Range().Ptr(), "Invalid keep_unsent_for", "keep_unsent_for = %q must be longer than zero; to give up every unsent snapshot, use prune_unsent = true.", txt)
+		case r.PruneUnsent:
+			d.errorf(a.NameRange.Ptr(), "Both prune_unsent and keep_unsent_for",
+				"prune_unsent = true (at %s) already lets retention destroy every unsent snapshot; keep_unsent_for only gives up those older than %s. Remove one.", pruneA.NameRange, txt)
+		default:
+			r.KeepUnsentFor = dur
+		}
+	}
 	_, errs := r.rules(gridA != nil)
 	for _, e := range errs {
 		switch {

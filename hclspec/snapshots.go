@@ -12,7 +12,7 @@ import (
 var snapshotsSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "host", Required: true}, {Name: "datasets", Required: true}, {Name: "exclude"},
-		{Name: "prefix"}, {Name: "every"}, {Name: "cron"},
+		{Name: "prefix"}, {Name: "every"}, {Name: "cron"}, {Name: "skip_unchanged"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}},
 }
@@ -32,6 +32,7 @@ func (d *decoder) snapshots(b *hcl.Block) *SnapshotPolicy {
 	p.Prefix, prefixAttr = d.str(at, "prefix", DefaultPrefix)
 	d.checkPrefix(p.Prefix, prefixAttr, false)
 	p.Schedule = d.schedule(b, at)
+	p.SkipUnchanged, _ = d.boolean(at, "skip_unchanged", false)
 	p.Retention = d.retentionBlock(c.Blocks, where, true)
 	_ = ok // an invalid policy still counts as declared, so references to it do not cascade into more errors
 	return p

@@ -7,6 +7,7 @@ package plan
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,9 @@ type Plan struct {
 	Conflicts     []*Conflict `json:"conflicts,omitempty"`
 	// Kept lists, for each managed snapshot retention keeps, why.
 	Kept []*Kept `json:"kept,omitempty"`
+	// Skipped lists the scheduled snapshots skip_unchanged left out. It is
+	// for display: apply reads nothing from it.
+	Skipped []*Skipped `json:"skipped,omitempty"`
 	// Targets are the -target selections of a partial plan (nil: the
 	// whole plan).
 	Targets []string `json:"targets,omitempty"`
@@ -87,6 +91,19 @@ type SnapRef struct {
 	Rule   string `json:"rule,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Bytes  int64  `json:"bytes,omitempty"` // space a destroy frees (estimate)
+	// Unsent, for a destroy, says the snapshot was not yet sent by some
+	// replication and retention gives it up (prune_unsent or
+	// keep_unsent_for); nil otherwise.
+	Unsent *GivenUp `json:"unsent,omitempty"`
+}
+
+// GivenUp is why a destroy gives up a snapshot replications still had
+// to send.
+type GivenUp struct {
+	Edges []string `json:"edges"` // replication ids that have not sent it
+	// KeepUnsentFor is the limit it is older than ("14d"); "" when
+	// prune_unsent gives up every unsent snapshot.
+	KeepUnsentFor string `json:"keep_unsent_for,omitempty"`
 }
 
 // PreKind is the kind of fact a precondition asserts.
@@ -141,6 +158,28 @@ type Kept struct {
 	Dataset  string `json:"dataset"`
 	Snapshot string `json:"snapshot"`
 	Reason   string `json:"reason"`
+}
+
+// String says what a destroy gives up, for the plan's reason line.
+func (g *GivenUp) String() string {
+	what := "replication " + strings.Join(g.Edges, ", ")
+	if len(g.Edges) > 1 {
+		what = "replications " + strings.Join(g.Edges, ", ")
+	}
+	if g.KeepUnsentFor == "" {
+		return "gives up this snapshot unsent by " + what + " (prune_unsent = true)"
+	}
+	return "gives up this snapshot unsent by " + what + ": older than keep_unsent_for = " + g.KeepUnsentFor + "; the cursor bookmark keeps the incremental chain"
+}
+
+// Skipped is a scheduled snapshot skip_unchanged left out: nothing was
+// written to Dataset since Since, the policy's newest snapshot.
+type Skipped struct {
+	Host    string    `json:"host"`
+	Dataset string    `json:"dataset"`
+	Policy  string    `json:"policy"` // snapshots block name
+	Slot    time.Time `json:"slot"`   // the schedule slot that came due
+	Since   string    `json:"since"`  // snapshot name (after '@')
 }
 
 // Empty reports whether the plan changes nothing.

@@ -110,6 +110,12 @@ func (p *Plan) Select(targets []string) *Plan {
 			out.Kept = append(out.Kept, k)
 		}
 	}
+	out.Skipped = nil
+	for _, k := range p.Skipped {
+		if matchAny(targets, func(t string) bool { return k.Host == t || matchDataset(k.Host, k.Dataset, t) }) {
+			out.Skipped = append(out.Skipped, k)
+		}
+	}
 	return &out
 }
 

@@ -149,6 +149,11 @@ func Decode(r io.Reader) (*File, error) {
 			return nil, fmt.Errorf("%w: a null kept entry", ErrNotPlan)
 		}
 	}
+	for _, k := range f.Plan.Skipped {
+		if k == nil {
+			return nil, fmt.Errorf("%w: a null skipped entry", ErrNotPlan)
+		}
+	}
 	if f.Plan.ZplanVersion != f.ZplanVersion || f.Plan.ConfigHash != f.ConfigHash {
 		return nil, errors.New("plan file is inconsistent: envelope and plan disagree on version or config hash")
 	}

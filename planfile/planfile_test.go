@@ -153,3 +153,35 @@ func TestSignedPlanFiles(t *testing.T) {
 		}
 	}
 }
+
+// A saved plan keeps what skip_unchanged left out and what retention
+// gives up unsent, as data; a null skipped entry is not a plan.
+func TestRoundTripSkippedAndGivenUp(t *testing.T) {
+	p := twoDatasets()
+	p.Skipped = []*plan.Skipped{{Host: "src", Dataset: "tank/c", Policy: "data", Slot: p.Time, Since: "old"}}
+	p.Actions[3].Snapshots[0].Unsent = &plan.GivenUp{Edges: []string{"e"}, KeepUnsentFor: "2w"}
+	var b bytes.Buffer
+	if err := Encode(&b, p, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Decode(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Plan.Skipped) != 1 || *f.Plan.Skipped[0] != *p.Skipped[0] {
+		t.Errorf("skipped %+v, want %+v", f.Plan.Skipped, p.Skipped)
+	}
+	var u *plan.GivenUp
+	for _, a := range f.Plan.Actions {
+		if a.Kind == plan.KindDestroy {
+			u = a.Snapshots[0].Unsent
+		}
+	}
+	if u == nil || u.KeepUnsentFor != "2w" || len(u.Edges) != 1 || u.Edges[0] != "e" {
+		t.Errorf("given up %+v", u)
+	}
+	bad := strings.Replace(b.String(), `"skipped": [`, `"skipped": [null, `, 1)
+	if _, err := Decode(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "null skipped") {
+		t.Errorf("null skipped entry: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/fatih/color"
 
@@ -23,6 +24,7 @@ func (st *Styles) Human(w io.Writer, p *plan.Plan, explain bool) {
 	bold, red, faint := st.Bold, st.Red, st.Faint
 	if p.Empty() && len(p.Conflicts) == 0 {
 		bold.Fprintln(w, "No changes. The hosts match the configuration.")
+		showSkipped(w, p)
 		explainKept(w, p, explain)
 		return
 	}
@@ -51,6 +53,7 @@ func (st *Styles) Human(w io.Writer, p *plan.Plan, explain bool) {
 		}
 		fmt.Fprintln(w)
 	}
+	showSkipped(w, p)
 	explainKept(w, p, explain)
 	if p.Empty() {
 		bold.Fprintln(w, "No changes to make; see the conflicts above.")
@@ -144,6 +147,18 @@ func (st *Styles) action(w io.Writer, a *plan.Action) {
 		fmt.Fprintf(w, "  ? %s %s\n", a.Kind, a.Address)
 	}
 	fmt.Fprintf(w, "      %s\n", a.Reason)
+}
+
+// showSkipped lists the due snapshots skip_unchanged left out.
+func showSkipped(w io.Writer, p *plan.Plan) {
+	if len(p.Skipped) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Not snapshotted (skip_unchanged):")
+	for _, k := range p.Skipped {
+		fmt.Fprintf(w, "  = %s:%s: skipped: unchanged since @%s (snapshots.%s, slot %s)\n", k.Host, k.Dataset, k.Since, k.Policy, k.Slot.Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
 }
 
 func explainKept(w io.Writer, p *plan.Plan, explain bool) {

@@ -15,7 +15,7 @@ import (
 // driftKinds is every drift finding kind, so zplan_drift_findings has a
 // zero for each kind that was not found.
 var driftKinds = []drift.Kind{drift.MissingSnapshot, drift.NewDataset, drift.ReplicationLag, drift.Conflict,
-	drift.InterruptedReceive, drift.StaleHold, drift.ForeignHold, drift.CursorMismatch, drift.RetentionOverdue}
+	drift.InterruptedReceive, drift.StaleHold, drift.ForeignHold, drift.CursorMismatch, drift.RetentionOverdue, drift.UnsentExpiring}
 
 // DriftMetrics writes r as Prometheus text exposition (format 0.0.4, what
 // node_exporter's textfile collector reads), through a private registry
@@ -31,23 +31,26 @@ func DriftMetrics(w io.Writer, r *drift.Report) error {
 	}
 	edgeLabels := []string{"edge", "host", "dataset", "source_host", "source_dataset"}
 	var (
-		checked  = gauge("drift_time_seconds", "When zplan drift checked the hosts (its -now), as a Unix time.")
-		pending  = gauge("pending_actions", "Actions a zplan apply would run now.")
-		findings = gauge("drift_findings", "Drift findings by kind.", "kind")
-		lag      = gauge("replication_lag_seconds", "Replication lag of an edge (host, dataset: the target): 0 when the target has the source's newest snapshot, else the age of the newest common snapshot (of the source's newest, if never replicated). Absent while the edge has no common base.", edgeLabels...)
-		behind   = gauge("replication_snapshots_behind", "Source snapshots of the edge newer than the target's newest common one.", edgeLabels...)
-		unsent   = gauge("replication_unsent_bytes", "Planner's estimate of the bytes of existing source snapshots not yet sent to the target.", edgeLabels...)
-		blocked  = gauge("replication_blocked", "1 when a conflict blocks the edge (or it has no common base), else 0.", edgeLabels...)
-		cursor   = gauge("replication_last_success_timestamp_seconds", "Creation time of the edge's current cursor bookmark, made after the last verified send step (host clock).", edgeLabels...)
-		snapAge  = gauge("snapshot_newest_age_seconds", "Age of the newest snapshot a snapshots policy took of the dataset (from its name time).", "host", "dataset", "policy")
-		snapTime = gauge("snapshot_newest_timestamp_seconds", "Name time of the newest snapshot a snapshots policy took of the dataset.", "host", "dataset", "policy")
-		overdue  = gauge("snapshot_overdue", "1 when the dataset's scheduled snapshot is overdue past -grace, else 0.", "host", "dataset", "policy")
-		confl    = gauge("conflicts", "Plan conflicts by host and conflict kind.", "host", "kind")
-		tokens   = gauge("interrupted_receives", "Resume tokens of interrupted receives waiting on the host.", "host")
-		stale    = gauge("stale_holds", "zplan step holds with no send in flight.", "host")
-		foreign  = gauge("foreign_holds", "zplan step or last-received holds of no configured replication (orphaned holds).", "host")
-		newDS    = gauge("new_datasets", "Datasets a snapshots policy selects that have no snapshot of it yet.", "host")
-		lastAp   = gauge("last_apply_timestamp_seconds", "Newest trace of an apply that changed something: the newest managed snapshot's name time or cursor bookmark's creation. Absent when there is none.")
+		checked   = gauge("drift_time_seconds", "When zplan drift checked the hosts (its -now), as a Unix time.")
+		pending   = gauge("pending_actions", "Actions a zplan apply would run now.")
+		findings  = gauge("drift_findings", "Drift findings by kind.", "kind")
+		lag       = gauge("replication_lag_seconds", "Replication lag of an edge (host, dataset: the target): 0 when the target has the source's newest snapshot, else the age of the newest common snapshot (of the source's newest, if never replicated). Absent while the edge has no common base.", edgeLabels...)
+		behind    = gauge("replication_snapshots_behind", "Source snapshots of the edge newer than the target's newest common one.", edgeLabels...)
+		unsent    = gauge("replication_unsent_bytes", "Planner's estimate of the bytes of existing source snapshots not yet sent to the target.", edgeLabels...)
+		blocked   = gauge("replication_blocked", "1 when a conflict blocks the edge (or it has no common base), else 0.", edgeLabels...)
+		cursor    = gauge("replication_last_success_timestamp_seconds", "Creation time of the edge's current cursor bookmark, made after the last verified send step (host clock).", edgeLabels...)
+		snapAge   = gauge("snapshot_newest_age_seconds", "Age of the newest snapshot a snapshots policy took of the dataset (from its name time).", "host", "dataset", "policy")
+		snapTime  = gauge("snapshot_newest_timestamp_seconds", "Name time of the newest snapshot a snapshots policy took of the dataset.", "host", "dataset", "policy")
+		oldest    = gauge("replication_oldest_unsent_age_seconds", "Age of the oldest source snapshot of the edge newer than its cursor bookmark (not yet sent). Absent when there is none, or no cursor.", edgeLabels...)
+		unsentFor = gauge("replication_keep_unsent_for_seconds", "The source retention's keep_unsent_for: unsent snapshots older than this may be given up while the edge is blocked. Absent when unset.", edgeLabels...)
+		unchanged = gauge("snapshot_unchanged", "1 when a snapshot was due but skip_unchanged left it out because nothing was written since the newest one (its age then grows without the dataset being late), else 0.", "host", "dataset", "policy")
+		overdue   = gauge("snapshot_overdue", "1 when the dataset's scheduled snapshot is overdue past -grace, else 0.", "host", "dataset", "policy")
+		confl     = gauge("conflicts", "Plan conflicts by host and conflict kind.", "host", "kind")
+		tokens    = gauge("interrupted_receives", "Resume tokens of interrupted receives waiting on the host.", "host")
+		stale     = gauge("stale_holds", "zplan step holds with no send in flight.", "host")
+		foreign   = gauge("foreign_holds", "zplan step or last-received holds of no configured replication (orphaned holds).", "host")
+		newDS     = gauge("new_datasets", "Datasets a snapshots policy selects that have no snapshot of it yet.", "host")
+		lastAp    = gauge("last_apply_timestamp_seconds", "Newest trace of an apply that changed something: the newest managed snapshot's name time or cursor bookmark's creation. Absent when there is none.")
 	)
 	checked.WithLabelValues().Set(unix(r.Time.Unix()))
 	pending.WithLabelValues().Set(float64(r.PendingActions))
@@ -110,6 +113,12 @@ func DriftMetrics(w io.Writer, r *drift.Report) error {
 		behind.WithLabelValues(l...).Set(float64(e.Behind))
 		unsent.WithLabelValues(l...).Set(float64(e.UnsentBytes))
 		blocked.WithLabelValues(l...).Set(bool01(e.Blocked))
+		if !e.OldestUnsent.IsZero() {
+			oldest.WithLabelValues(l...).Set(r.Time.Sub(e.OldestUnsent).Seconds())
+		}
+		if e.KeepUnsentFor > 0 {
+			unsentFor.WithLabelValues(l...).Set(e.KeepUnsentFor.Seconds())
+		}
 		if !e.CursorCreation.IsZero() {
 			cursor.WithLabelValues(l...).Set(unix(e.CursorCreation.Unix()))
 		}
@@ -117,6 +126,7 @@ func DriftMetrics(w io.Writer, r *drift.Report) error {
 	for _, d := range r.Datasets {
 		l := []string{d.Host, d.Dataset, d.Policy}
 		overdue.WithLabelValues(l...).Set(bool01(d.Overdue))
+		unchanged.WithLabelValues(l...).Set(bool01(d.Unchanged))
 		if !d.Newest.IsZero() {
 			snapAge.WithLabelValues(l...).Set(r.Time.Sub(d.Newest).Seconds())
 			snapTime.WithLabelValues(l...).Set(unix(d.Newest.Unix()))

@@ -25,7 +25,7 @@ func metricsDrift() *drift.Report {
 		{Edge: "offsite", SourceHost: "src", SourceDataset: "tank/data", TargetHost: "dst", TargetDataset: "backup/src/data",
 			LagKnown: true, Lag: 90 * time.Minute, Behind: 2, UnsentBytes: 12 << 20, CursorCreation: tPlan.Add(-89 * time.Minute)},
 		{Edge: "offsite", SourceHost: "src", SourceDataset: "tank/other", TargetHost: "dst", TargetDataset: "backup/src/other",
-			Blocked: true, Conflicts: 1},
+			Blocked: true, Conflicts: 1, OldestUnsent: tPlan.Add(-12 * 24 * time.Hour), KeepUnsentFor: 14 * 24 * time.Hour},
 	}
 	r.Datasets = []drift.DatasetStatus{
 		{Policy: "data", Host: "src", Dataset: "tank/data", Prefix: "zplan_", Newest: tPlan.Add(-90 * time.Minute), Overdue: true},

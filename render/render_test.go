@@ -41,7 +41,11 @@ func samplePlan() *plan.Plan {
 				Bookmark: "zplan_cursor_000000000000000b_offsite", Snapshots: []plan.SnapRef{{Name: "zplan_20261122T114500Z", GUID: 11}}, Reason: "replication cursor"},
 		},
 		Conflicts: []*plan.Conflict{{Edge: "offsite", Host: "dst", Dataset: "backup/src/other", Message: "target has snapshots after the common base", Resolution: "roll back the target"}},
+		Skipped:   []*plan.Skipped{{Host: "src", Dataset: "tank/data/idle", Policy: "data", Slot: tPlan, Since: "zplan_20261122T114500Z"}},
 	}
+	g := &plan.GivenUp{Edges: []string{"offsite"}, KeepUnsentFor: "2w"}
+	p.Actions[2].Snapshots[0].Unsent = g
+	p.Actions[2].Snapshots[0].Reason += "; " + g.String()
 	return p
 }
 

@@ -36,14 +36,15 @@ func TestRulesCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "SUCCESS: 6 rules found") {
+	if !strings.Contains(string(out), "SUCCESS: 7 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 }
 
 // promtool test rules feeds the golden metrics (drift.prom.golden) as
 // constant series for two hours and checks which alerts fire: the lag,
-// blocked edge, overdue snapshot, conflict and waiting receive of the
+// blocked edge, unsent snapshots near keep_unsent_for, overdue snapshot,
+// conflict and waiting receive of the
 // golden report do, with the labels the rules' summaries name; the
 // healthy edge and dataset do not.
 func TestRulesFireOnGoldenMetrics(t *testing.T) {
@@ -99,6 +100,16 @@ tests:
               source_dataset: tank/other
             exp_annotations:
               summary: "zplan edge offsite to dst:backup/src/other is blocked by a conflict"
+      - eval_time: 2h
+        alertname: ZplanUnsentSnapshotsExpiring
+        exp_alerts:
+          - exp_labels:
+              severity: warning
+              ` + edge + `
+              dataset: backup/src/other
+              source_dataset: tank/other
+            exp_annotations:
+              summary: "zplan edge offsite to dst:backup/src/other is blocked and near keep_unsent_for: retention will give up unsent snapshots"
       - eval_time: 2h
         alertname: ZplanSnapshotsOverdue
         exp_alerts:

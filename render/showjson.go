@@ -37,6 +37,7 @@ type ShowDocument struct {
 	Summary         ShowSummary      `json:"summary"`
 	Conflicts       []*plan.Conflict `json:"conflicts"`
 	Kept            []*plan.Kept     `json:"kept,omitempty"`
+	Skipped         []*plan.Skipped  `json:"skipped,omitempty"`
 	// Actions is the plan's own action list, for tools that want it
 	// unexpanded (with preconditions and dependencies).
 	Actions []*plan.Action `json:"actions"`
@@ -100,7 +101,7 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 	d := &ShowDocument{
 		FormatVersion: ShowFormatVersion, ZplanVersion: p.ZplanVersion, PlanFormat: p.FormatVersion,
 		PlanTime: p.Time, ConfigHash: p.ConfigHash, Partial: len(p.Targets) > 0, Targets: p.Targets,
-		ResourceChanges: []ResourceChange{}, Conflicts: p.Conflicts, Kept: p.Kept, Actions: p.Actions,
+		ResourceChanges: []ResourceChange{}, Conflicts: p.Conflicts, Kept: p.Kept, Skipped: p.Skipped, Actions: p.Actions,
 	}
 	if d.Conflicts == nil {
 		d.Conflicts = []*plan.Conflict{}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -97,6 +98,9 @@ func (s *Stream) Plan(p *plan.Plan, operation string) {
 			ch["bytes_freed"] = freed
 		}
 		s.Emit("info", "planned_change", a.Address+": plan to "+ChangeAction(a.Kind), map[string]any{"change": ch})
+	}
+	for _, k := range p.Skipped {
+		s.Emit("info", "skipped_snapshot", fmt.Sprintf("%s:%s: skipped: unchanged since @%s", k.Host, k.Dataset, k.Since), map[string]any{"skipped": k})
 	}
 	for _, c := range p.Conflicts {
 		// A diagnostic, as terraform's; conflict carries the kind (and

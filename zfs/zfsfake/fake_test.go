@@ -370,3 +370,25 @@ func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
 func remoteOutput(ctx context.Context, h *Host, argv []string) ([]byte, error) {
 	return remote.Output(ctx, h, argv...)
 }
+
+// skip_unchanged reads written as real zfs reports it: the dataset's
+// counts since its newest snapshot of any kind (a bookmark is none), a
+// snapshot's since the one before it, so an idle dataset and a
+// snapshot of nothing new show 0, and a write captured by a later
+// snapshot shows in that snapshot's written only.
+func TestWrittenForSkipUnchanged(t *testing.T) {
+	_, h := newHost(t)
+	h.Snapshot("tank/data@mine")
+	mustRun(t, h, zfs.BookmarkArgv("tank/data@mine", "tank/data#bm")...)
+	h.Snapshot("tank/data@idle")
+	m := list(t, h)
+	if m["tank/data"].Written != 0 || m["tank/data@idle"].Written != 0 {
+		t.Errorf("idle: fs written %d, @idle written %d, want 0 and 0", m["tank/data"].Written, m["tank/data@idle"].Written)
+	}
+	h.Write("tank/data", 4096)
+	h.Snapshot("tank/data@theirs")
+	m = list(t, h)
+	if m["tank/data"].Written != 0 || m["tank/data@theirs"].Written != 4096 {
+		t.Errorf("after a write and @theirs: fs written %d, @theirs written %d, want 0 and 4096", m["tank/data"].Written, m["tank/data@theirs"].Written)
+	}
+}
