@@ -276,7 +276,7 @@ func (r *runner) send(a *plan.Action, f facts) error {
 		sendArgv = zfs.SendArgv(s.Flags, from, to)
 	}
 	progress := func(n int64) { r.opts.Reporter.Report(Event{Kind: EventProgress, Action: a, Bytes: n}) }
-	if err := remote.Pipe(r.ctx, r.hosts[src], sendArgv, r.hosts[dst], zfs.RecvArgv(s.TargetDataset), progress); err != nil {
+	if err := remote.Pipe(r.ctx, r.hosts[src], sendArgv, r.hosts[dst], recvArgv(s), progress); err != nil {
 		return err
 	}
 	received := s.TargetDataset + "@" + s.To
@@ -288,6 +288,13 @@ func (r *runner) send(a *plan.Action, f facts) error {
 		return fmt.Errorf("after receive, %s on %s does not have guid %d", received, dst, guid)
 	}
 	return r.finishSend(a, guid, held)
+}
+
+func recvArgv(s *plan.Send) []string {
+	if s.Receive == nil {
+		return zfs.RecvArgv(s.TargetDataset, nil, nil)
+	}
+	return zfs.RecvArgv(s.TargetDataset, s.Receive.Set, s.Receive.Inherit)
 }
 
 // sendBookkeeping finishes a send whose data an earlier apply delivered.

@@ -75,6 +75,13 @@ func everyKindStages() []kindStage {
 			}},
 		{action: edgeSend(plan.KindSendFull, "send.e.a.s1", "a", "", "s1", ""), check: snap("backup/p/a", "s1")},
 		{action: edgeSend(plan.KindSendIncremental, "send.e.a.s2", "a", "@s1", "s2", ""), check: snap("backup/p/a", "s2")},
+		{action: &plan.Action{Address: "set_properties.dst.backup/p/a", Kind: plan.KindSetProperties, Host: "dst", Dataset: "backup/p/a",
+			Properties: map[string]string{"readonly": "on", "canmount": "noauto"}, Reason: "fixture: replica made writable"},
+			check: func(t *testing.T, _, dst *zfsfake.Host) {
+				if dst.Prop("backup/p/a", "readonly") != "on" || dst.Prop("backup/p/a", "canmount") != "noauto" {
+					t.Errorf("backup/p/a: readonly=%q canmount=%q", dst.Prop("backup/p/a", "readonly"), dst.Prop("backup/p/a", "canmount"))
+				}
+			}},
 		{action: &plan.Action{Address: "bookmark.src.tank/a", Kind: plan.KindBookmark, Host: "src", Dataset: "tank/a",
 			Snapshots: []plan.SnapRef{{Name: "s1"}}, Bookmark: "bm1", Reason: "fixture: bookmark"},
 			check: func(t *testing.T, src, _ *zfsfake.Host) {

@@ -41,6 +41,9 @@ var executors = map[plan.Kind]executor{
 	plan.KindCreatePlaceholder: {do: func(r *runner, a *plan.Action, _ facts) error {
 		return r.zfs(a.Host, zfs.CreatePlaceholderArgv(a.Dataset))
 	}, done: (*runner).placeholderDone},
+	plan.KindSetProperties: {do: func(r *runner, a *plan.Action, _ facts) error {
+		return r.zfs(a.Host, zfs.SetArgv(a.Dataset, a.Properties))
+	}},
 	plan.KindSendFull:        {do: (*runner).send, done: (*runner).sendDoneOnly},
 	plan.KindSendIncremental: {do: (*runner).send, done: (*runner).sendDoneOnly},
 	plan.KindSendResume:      {do: (*runner).send, done: (*runner).sendDoneOnly},

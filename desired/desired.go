@@ -12,6 +12,8 @@ import (
 
 	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/observe"
+	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/zfs"
 )
 
 // Policy is everything the configuration demands, resolved against the
@@ -79,6 +81,7 @@ type Edge struct {
 	AllowDecrypt bool         // a decrypted send of an encrypted dataset is accepted
 	OnDivergence OnDivergence // never ""
 	Send         SendOptions
+	Receive      ReceiveOptions
 }
 
 // The replication settings' enums are the configuration's (see
@@ -103,6 +106,38 @@ const (
 // SendOptions are the extra zfs send flags of an edge. It is the
 // configuration's type: the options need no resolving.
 type SendOptions = hclspec.SendOptions
+
+// ReceiveOptions are the properties every receive of an edge sets or
+// keeps out of the stream (the configuration's type).
+type ReceiveOptions = hclspec.ReceiveOptions
+
+// filesystemOnly are receive properties zfs refuses on a volume; the
+// defaults name some, so a volume's receive leaves them out.
+var filesystemOnly = map[string]bool{"canmount": true, "mountpoint": true}
+
+// ReceiveFor is what a receive of a dataset of type t passes (nil when
+// nothing): the edge's options without those that do not apply to t.
+func (e *Edge) ReceiveFor(t zfs.Type) *plan.Receive {
+	r := &plan.Receive{}
+	for k, v := range e.Receive.Set {
+		if t == zfs.Volume && filesystemOnly[k] {
+			continue
+		}
+		if r.Set == nil {
+			r.Set = map[string]string{}
+		}
+		r.Set[k] = v
+	}
+	for _, k := range e.Receive.Inherit {
+		if t != zfs.Volume || !filesystemOnly[k] {
+			r.Inherit = append(r.Inherit, k)
+		}
+	}
+	if r.Set == nil && r.Inherit == nil {
+		return nil
+	}
+	return r
+}
 
 // Resolve expands dataset patterns against the observed hosts and
 // compiles schedules and retention rules.
@@ -153,6 +188,7 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 				AllowDecrypt: r.AllowDecrypt,
 				OnDivergence: r.OnDivergence.OrDefault(),
 				Send:         r.SendOptions,
+				Receive:      r.Receive,
 			})
 			p.Retention = append(p.Retention, &RetentionRule{
 				Source: "replication." + r.Name + " target", Host: r.TargetHost, Dataset: tgt, Prefix: prefix,

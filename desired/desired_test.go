@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/zplan/zplan/hclspec"
@@ -35,7 +36,7 @@ func TestResolveEdgeDefaults(t *testing.T) {
 			Initial: InitialAll, Raw: RawNever, AllowDecrypt: true, OnDivergence: DivergenceRollback},
 	}
 	for i, e := range p.Edges {
-		if *e != want[i] {
+		if !reflect.DeepEqual(*e, want[i]) {
 			t.Errorf("edge %d = %+v\nwant %+v", i, *e, want[i])
 		}
 	}

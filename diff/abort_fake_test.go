@@ -31,7 +31,7 @@ func TestAbortStaleResumeOnFake(t *testing.T) {
 	hosts := map[string]remote.Host{"src": src, "dst": dst}
 	const a, b = "tank/data@zplan_20261122T114500Z", "tank/data@zplan_20261122T120000Z"
 	src.Snapshot(a)
-	must(t, remote.Pipe(ctx, src, zfs.SendArgv(nil, "", a), dst, zfs.RecvArgv("backup/src/data"), nil))
+	must(t, remote.Pipe(ctx, src, zfs.SendArgv(nil, "", a), dst, zfs.RecvArgv("backup/src/data", nil, nil), nil))
 	if _, err := remote.Output(ctx, src, zfs.BookmarkArgv(a, "tank/data#"+plan.CursorName("offsite", src.GUID(a)))...); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestAbortStaleResumeOnFake(t *testing.T) {
 	src.Write("tank/data", 1<<20)
 	src.Snapshot(b)
 	src.InterruptSendAfter(500)
-	if err := remote.Pipe(ctx, src, zfs.SendArgv(nil, a, b), dst, zfs.RecvArgv("backup/src/data"), nil); err == nil {
+	if err := remote.Pipe(ctx, src, zfs.SendArgv(nil, a, b), dst, zfs.RecvArgv("backup/src/data", nil, nil), nil); err == nil {
 		t.Fatal("the interrupted send succeeded")
 	}
 	if dst.ResumeToken("backup/src/data") == "" {
@@ -117,7 +117,7 @@ func TestAbortStaleFullResumeOnFake(t *testing.T) {
 	const a = "tank/data@zplan_20261122T114500Z"
 	src.Snapshot(a)
 	src.InterruptSendAfter(500)
-	if err := remote.Pipe(ctx, src, zfs.SendArgv(nil, "", a), dst, zfs.RecvArgv("backup/src/data"), nil); err == nil {
+	if err := remote.Pipe(ctx, src, zfs.SendArgv(nil, "", a), dst, zfs.RecvArgv("backup/src/data", nil, nil), nil); err == nil {
 		t.Fatal("the interrupted send succeeded")
 	}
 	if dst.ResumeToken("backup/src/data") == "" {

@@ -32,12 +32,12 @@ func (h *listingHost) Run(_ context.Context, c remote.Cmd) error {
 // target listings share them.
 func syntheticListing(pool string, filesystems, snaps int, end time.Time) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\tfilesystem\t1\t1\t%d\t0\t0\t0\t-\toff\t-\t-\n", pool, end.Unix())
+	fmt.Fprintf(&b, "%s\tfilesystem\t1\t1\t%d\t0\t0\t0\t-\toff\t-\t-\t-\t-\n", pool, end.Unix())
 	for f := 0; f < filesystems; f++ {
-		fmt.Fprintf(&b, "%s/fs%d\tfilesystem\t%d\t2\t%d\t4096\t4096\t0\t-\toff\t-\t-\n", pool, f, 2+f, end.Unix())
+		fmt.Fprintf(&b, "%s/fs%d\tfilesystem\t%d\t2\t%d\t4096\t4096\t0\t-\toff\t-\t-\t-\t-\n", pool, f, 2+f, end.Unix())
 		for s := 0; s < snaps; s++ {
 			t := end.Add(-time.Duration(snaps-1-s) * time.Hour)
-			fmt.Fprintf(&b, "%s/fs%d@zplan_%s\tsnapshot\t%d\t%d\t%d\t4096\t4096\t4096\t0\toff\t-\t-\n",
+			fmt.Fprintf(&b, "%s/fs%d@zplan_%s\tsnapshot\t%d\t%d\t%d\t4096\t4096\t4096\t0\toff\t-\t-\t-\t-\n",
 				pool, f, t.Format(diff.SnapshotTimeFormat), 1_000_000+f*snaps+s, 10+s, t.Unix())
 		}
 	}

@@ -182,6 +182,7 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) (planned bool)
 	if len(steps) == 0 {
 		if tgt != nil && b != nil {
 			p.bookkeeping(e, src, tgt, b)
+			p.receiveProperties(e, tgt)
 		}
 		return true
 	}
@@ -195,6 +196,40 @@ func (p *planner) planEdge(e *desired.Edge, src *observe.Dataset) (planned bool)
 	deps = append(deps, p.edgeDeps[e]...)
 	p.emitSends(e, src, tgt, raw, steps, append(deps, stale...))
 	return true
+}
+
+// ObservedReceiveProps are the receive properties the listing reports,
+// so the plan can bring an in-sync replica back to them; the others
+// come back with the edge's next receive, which sets them all.
+var ObservedReceiveProps = []string{"canmount", "readonly"}
+
+// receiveProperties plans a zfs set for an in-sync replica whose
+// readonly or canmount is not what its receive sets (a replica received
+// before zplan set them, or changed by hand): a replica that may be
+// written to or mounted at boot would diverge.
+func (p *planner) receiveProperties(e *desired.Edge, tgt *observe.Dataset) {
+	want := e.ReceiveFor(tgt.Type)
+	if want == nil {
+		return
+	}
+	have := map[string]string{"readonly": tgt.ReadOnly, "canmount": tgt.CanMount}
+	set := map[string]string{}
+	var why []string
+	for _, k := range ObservedReceiveProps {
+		if v, ok := want.Set[k]; ok && have[k] != "" && have[k] != v {
+			set[k] = v
+			why = append(why, fmt.Sprintf("%s is %s", k, have[k]))
+		}
+	}
+	if len(set) == 0 {
+		return
+	}
+	p.add(&plan.Action{
+		Address: plan.KindSetProperties.Address(e.TargetHost, e.TargetDataset), Kind: plan.KindSetProperties,
+		Host: e.TargetHost, Dataset: e.TargetDataset, Properties: set,
+		Reason: fmt.Sprintf("replication.%s: %s; the target's receive properties set %s", e.Name, strings.Join(why, ", "), strings.Join(zfs.SetArgv("", set)[2:2+len(set)], " ")),
+		Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset, GUID: tgt.GUID}},
+	})
 }
 
 // edgeBasePreconditions records, for the destroys on both ends of e,
@@ -632,6 +667,7 @@ func (p *planner) emitSends(e *desired.Edge, src, tgt *observe.Dataset, raw bool
 			TargetHost: e.TargetHost, TargetDataset: e.TargetDataset, Flags: flags,
 			StepTag: plan.StepTag(e.ID), LastTag: plan.LastTag(e.ID),
 			OldCursors: oldCursors, OldLast: oldLast, Decrypt: !raw && src.Encrypted(),
+			Receive: e.ReceiveFor(src.Type),
 		}
 		if st.to.guid != 0 {
 			s.Cursor = plan.CursorName(e.ID, st.to.guid)

@@ -279,7 +279,7 @@ func TestKeepUnsentForOnFake(t *testing.T) {
 	const a = "tank/data@zplan_20261101T120000Z"
 	src.Write("tank/data", 1<<20)
 	src.Snapshot(a)
-	must(t, remote.Pipe(ctx, src, zfs.SendArgv(nil, "", a), dst, zfs.RecvArgv("backup/src/data"), nil))
+	must(t, remote.Pipe(ctx, src, zfs.SendArgv(nil, "", a), dst, zfs.RecvArgv("backup/src/data", nil, nil), nil))
 	cursorName := plan.CursorName("offsite", src.GUID(a))
 	if _, err := remote.Output(ctx, src, zfs.BookmarkArgv(a, "tank/data#"+cursorName)...); err != nil {
 		t.Fatal(err)

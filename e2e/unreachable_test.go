@@ -62,7 +62,7 @@ replication "r2" {
 	// configured here, so this checks only that nothing is destroyed).
 	z.advance(5 * time.Minute)
 	out, code = z.zplan("apply", "-auto-approve")
-	if code != 1 || strings.Contains(out, "destroy") {
+	if code != 1 || !strings.Contains(out, ", 0 to destroy.") {
 		t.Fatalf("second apply (exit %d):\n%s", code, out)
 	}
 	if n := len(snapshots(t, l, sds)); n != 2 {

@@ -94,6 +94,9 @@ type Dataset struct {
 	Encryption  string
 	KeyStatus   string
 	ResumeToken string
+	// ReadOnly and CanMount are the readonly and canmount properties
+	// ("" when not reported: canmount of a volume).
+	ReadOnly, CanMount string
 	// Token is the decoded ResumeToken (nil if none or not decodable;
 	// TokenErr says why in the latter case).
 	Token    *zfs.ResumeToken
@@ -300,6 +303,7 @@ func (b *builder) add(e *zfs.Entry) error {
 		b.last = &Dataset{
 			Name: e.Name, Type: e.Type, GUID: e.GUID, Written: e.Written, Referenced: e.Referenced,
 			Encryption: e.Encryption, KeyStatus: e.KeyStatus, ResumeToken: e.ResumeToken,
+			ReadOnly: e.ReadOnly, CanMount: e.CanMount,
 		}
 		if b.host.Datasets[e.Name] != nil {
 			b.dup = append(b.dup, e.Name)

@@ -39,18 +39,18 @@ func (h *cannedHost) Run(_ context.Context, c remote.Cmd) error {
 	h.mu.Unlock()
 	switch {
 	case strings.Join(c.Argv, " ") == strings.Join(zfs.ListArgv(), " "):
-		fmt.Fprintf(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\n")
+		fmt.Fprintf(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\t-\n")
 		for d := 0; d < h.datasets; d++ {
 			tok := "-"
 			if d == 0 {
 				tok = cannedToken
 			}
-			fmt.Fprintf(c.Stdout, "tank/d%d\tfilesystem\t%d\t2\t1700000000\t1\t1\t0\t-\toff\t-\t%s\n", d, 1000+d, tok)
+			fmt.Fprintf(c.Stdout, "tank/d%d\tfilesystem\t%d\t2\t1700000000\t1\t1\t0\t-\toff\t-\t%s\t-\t-\n", d, 1000+d, tok)
 			for s := 0; s < h.snaps; s++ {
 				// Every snapshot of every dataset carries one hold.
-				fmt.Fprintf(c.Stdout, "tank/d%d@s%d\tsnapshot\t%d\t%d\t1700000000\t0\t1\t1\t1\toff\t-\t-\n", d, s, 10_000_000+d*1000+s, 10+s)
+				fmt.Fprintf(c.Stdout, "tank/d%d@s%d\tsnapshot\t%d\t%d\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\t-\n", d, s, 10_000_000+d*1000+s, 10+s)
 			}
-			fmt.Fprintf(c.Stdout, "tank/d%d#b\tbookmark\t%d\t10\t1700000000\t-\t-\t-\t-\t-\t-\t-\n", d, 10_000_000+d*1000)
+			fmt.Fprintf(c.Stdout, "tank/d%d#b\tbookmark\t%d\t10\t1700000000\t-\t-\t-\t-\t-\t-\t-\t-\t-\n", d, 10_000_000+d*1000)
 		}
 	case c.Argv[0] == "xargs":
 		in, _ := io.ReadAll(c.Stdin)
@@ -89,9 +89,9 @@ func TestObserveCommandCountDoesNotGrow(t *testing.T) {
 }
 
 func TestObserveOrdersByCreateTXGAndSetsAsideOrphans(t *testing.T) {
-	entries, err := zfs.ParseList([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t0\t-\toff\t-\t-\n" +
-		"tank@b\tsnapshot\t3\t9\t1\t0\t1\t1\t0\toff\t-\t-\n" +
-		"tank@a\tsnapshot\t2\t5\t1\t0\t1\t1\t0\toff\t-\t-\n"))
+	entries, err := zfs.ParseList([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t0\t-\toff\t-\t-\t-\t-\n" +
+		"tank@b\tsnapshot\t3\t9\t1\t0\t1\t1\t0\toff\t-\t-\t-\t-\n" +
+		"tank@a\tsnapshot\t2\t5\t1\t0\t1\t1\t0\toff\t-\t-\t-\t-\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +102,8 @@ func TestObserveOrdersByCreateTXGAndSetsAsideOrphans(t *testing.T) {
 	if s := h.Datasets["tank"].Snapshots; s[0].Name != "a" || s[1].Name != "b" || len(held) != 0 {
 		t.Errorf("snapshots not in createtxg order or spurious holds: %v %v", s, held)
 	}
-	orphan, _ := zfs.ParseList([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t0\t-\toff\t-\t-\n" +
-		"gone@x\tsnapshot\t3\t9\t1\t0\t1\t1\t0\toff\t-\t-\n"))
+	orphan, _ := zfs.ParseList([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t0\t-\toff\t-\t-\t-\t-\n" +
+		"gone@x\tsnapshot\t3\t9\t1\t0\t1\t1\t0\toff\t-\t-\t-\t-\n"))
 	h, _, err = build("h", orphan)
 	if err != nil || h.Datasets["tank"] == nil || !strings.Contains(h.Unreadable["gone"], "gone@x") {
 		t.Errorf("a snapshot without its dataset must set that name aside, naming the line, not fail the host: %v %v", h, err)
@@ -119,9 +119,9 @@ func (h *vanishingHost) Close() error { return nil }
 func (h *vanishingHost) Run(_ context.Context, c remote.Cmd) error {
 	switch c.Argv[0] {
 	case "zfs":
-		fmt.Fprint(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\n"+
-			"tank@a\tsnapshot\t2\t5\t1700000000\t0\t1\t1\t1\toff\t-\t-\n"+
-			"tank@b\tsnapshot\t3\t6\t1700000000\t0\t1\t1\t1\toff\t-\t-\n")
+		fmt.Fprint(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\t-\n"+
+			"tank@a\tsnapshot\t2\t5\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\t-\n"+
+			"tank@b\tsnapshot\t3\t6\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\t-\n")
 	case "xargs":
 		fmt.Fprint(c.Stdout, "tank@b\tkeep\tSun Nov 22 12:00 2026\n")
 		return &remote.ExitError{Host: "v", Argv: c.Argv, Code: 123, Stderr: h.stderr}
@@ -158,15 +158,15 @@ func (hostileHost) Close() error { return nil }
 func (hostileHost) Run(_ context.Context, c remote.Cmd) error {
 	switch c.Argv[0] {
 	case "zfs":
-		fmt.Fprint(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\n"+
-			"tank/odd\tfilesystem\t2\t2\t1700000000\t1\t1\t0\t-\toff\t-\t-\n"+
-			"tank/odd@a\x1bb\tsnapshot\t3\t3\t1700000000\t0\t1\t1\t0\toff\t-\t-\n"+
-			"tank/tagger\tfilesystem\t4\t4\t1700000000\t1\t1\t0\t-\toff\t-\t-\n"+
-			"tank/tagger@s\tsnapshot\t5\t5\t1700000000\t0\t1\t1\t1\toff\t-\t-\n"+
-			"tank/victim\tfilesystem\t6\t6\t1700000000\t1\t1\t0\t-\toff\t-\t-\n"+
-			"tank/victim@s\tsnapshot\t7\t7\t1700000000\t0\t1\t1\t1\toff\t-\t-\n"+
-			"tank/fine\tfilesystem\t8\t8\t1700000000\t1\t1\t0\t-\toff\t-\t-\n"+
-			"tank/fine@s\tsnapshot\t9\t9\t1700000000\t0\t1\t1\t0\toff\t-\t-\n")
+		fmt.Fprint(c.Stdout, "tank\tfilesystem\t1\t1\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\t-\n"+
+			"tank/odd\tfilesystem\t2\t2\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\t-\n"+
+			"tank/odd@a\x1bb\tsnapshot\t3\t3\t1700000000\t0\t1\t1\t0\toff\t-\t-\t-\t-\n"+
+			"tank/tagger\tfilesystem\t4\t4\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\t-\n"+
+			"tank/tagger@s\tsnapshot\t5\t5\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\t-\n"+
+			"tank/victim\tfilesystem\t6\t6\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\t-\n"+
+			"tank/victim@s\tsnapshot\t7\t7\t1700000000\t0\t1\t1\t1\toff\t-\t-\t-\t-\n"+
+			"tank/fine\tfilesystem\t8\t8\t1700000000\t1\t1\t0\t-\toff\t-\t-\t-\t-\n"+
+			"tank/fine@s\tsnapshot\t9\t9\t1700000000\t0\t1\t1\t0\toff\t-\t-\t-\t-\n")
 	case "xargs":
 		fmt.Fprint(c.Stdout, "tank/tagger@s\tx\tSun Nov 22 12:00 2026\ntank/victim@s\tzplan_last_e\tSun Nov 22 12:00 2026\n"+
 			"tank/victim@s\tkeep\tSun Nov 22 12:00 2026\n")

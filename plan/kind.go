@@ -21,6 +21,7 @@ const (
 	KindBookmark          Kind = "bookmark"           // bookmark a snapshot
 	KindAbortResume       Kind = "abort_resume"       // zfs recv -A
 	KindCreatePlaceholder Kind = "create_placeholder" // placeholder parent on a target
+	KindSetProperties     Kind = "set_properties"     // zfs set on a replica (its receive properties)
 	// KindRollback destroys Snapshots (a diverged target's own) and rolls
 	// Dataset back to the snapshot named in Bookmark, as declared by
 	// on_divergence = "rollback".
@@ -71,6 +72,7 @@ const (
 	NeedTag                           // a hold tag
 	NeedBookmark                      // a bookmark (or, for rollback, snapshot) name
 	NeedSend                          // Send details
+	NeedProperties                    // at least one entry in Properties
 )
 
 // KindInfo is one row of the kinds table.
@@ -115,6 +117,8 @@ var kinds = []KindInfo{
 		Needs: NeedSnapshots | NeedTag},
 	{Kind: KindRelease, Object: ObjectHold, Change: ChangeDelete, Class: ClassBookkeeping, Verb: "releasing",
 		Needs: NeedSnapshots | NeedTag},
+	{Kind: KindSetProperties, Object: ObjectDataset, Change: ChangeUpdate, Class: ClassBookkeeping, Verb: "setting properties",
+		Needs: NeedProperties},
 	{Kind: KindAbortResume, Object: ObjectReceiveState, Change: ChangeDelete, Class: ClassBookkeeping, Verb: "aborting interrupted receive"},
 }
 

@@ -46,6 +46,8 @@ type Action struct {
 	Tag       string    `json:"tag,omitempty"`      // hold/release tag
 	Bookmark  string    `json:"bookmark,omitempty"` // bookmark name (after '#')
 	Send      *Send     `json:"send,omitempty"`
+	// Properties are what KindSetProperties sets (zfs set k=v ...).
+	Properties map[string]string `json:"properties,omitempty"`
 
 	Reason   string `json:"reason"`
 	Estimate int64  `json:"estimate,omitempty"` // bytes to send
@@ -74,6 +76,8 @@ type Send struct {
 	// edge declares (raw = "never", allow_decrypt = true). Apply refuses a
 	// send without -w of an encrypted source unless it is set.
 	Decrypt bool `json:"decrypt,omitempty"`
+	// Receive are the properties zfs recv sets on the replica.
+	Receive *Receive `json:"receive,omitempty"`
 
 	StepTag    string   `json:"step_tag"`              // held on from/to while sending
 	Cursor     string   `json:"cursor"`                // bookmark created on the source after success
@@ -81,6 +85,15 @@ type Send struct {
 	LastTag    string   `json:"last_tag"`              // held on the target's last received snapshot
 	// OldLast are target snapshots whose LastTag hold is released after.
 	OldLast []string `json:"old_last,omitempty"`
+}
+
+// Receive are the properties a receive sets on the replica (zfs recv -o)
+// and keeps out of the stream (zfs recv -x), from the edge's target
+// receive block. Every receive passes them, so a replica someone made
+// writable or mountable is brought back by the next one.
+type Receive struct {
+	Set     map[string]string `json:"set,omitempty"`
+	Inherit []string          `json:"inherit,omitempty"`
 }
 
 // SnapRef names a snapshot of the action's dataset, with why it is

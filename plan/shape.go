@@ -42,6 +42,8 @@ func (a *Action) CheckShape() error {
 		return bad("no hold tag")
 	case need&NeedBookmark != 0 && a.Bookmark == "":
 		return bad("no bookmark or snapshot name")
+	case need&NeedProperties != 0 && len(a.Properties) == 0:
+		return bad("no properties")
 	}
 	if s := a.Send; s != nil {
 		if s.Edge == "" || s.SourceHost == "" || s.SourceDataset == "" || s.TargetHost == "" || s.TargetDataset == "" || s.To == "" {

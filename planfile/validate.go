@@ -2,6 +2,7 @@ package planfile
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -29,6 +30,7 @@ const (
 	RuleNames        Rule = "names"        // a hold tag, cursor or bookmark not of zplan's forms for that edge
 	RuleRollback     Rule = "rollback"     // a rollback the edge does not declare (on_divergence)
 	RuleAbortResume  Rule = "abort_resume" // zfs recv -A on a dataset that is not an edge target
+	RuleProperties   Rule = "properties"   // receive or set properties other than the edge's
 	RulePrecondition Rule = "precondition" // a precondition on another host, or of an unknown kind
 )
 
@@ -230,6 +232,22 @@ func (v *validator) action() {
 		if !v.ix.parents[k] {
 			v.bad(RuleManaged, "%s:%s is not a parent of any replication target below its pool", a.Host, a.Dataset)
 		}
+	case plan.KindSetProperties:
+		v.wantAddress(plan.KindSetProperties.Address(a.Host, a.Dataset))
+		edges := v.ix.byTarget[k]
+		if len(edges) == 0 {
+			v.bad(RuleManaged, "%s:%s is not the target of any replication edge", a.Host, a.Dataset)
+			return
+		}
+		for p, val := range a.Properties {
+			ok := slices.Contains(diff.ObservedReceiveProps, p)
+			for _, e := range edges {
+				ok = ok && e.Receive.Set[p] == val
+			}
+			if !ok {
+				v.bad(RuleProperties, "sets %s=%q, which no receive block into %s:%s declares", p, val, a.Host, a.Dataset)
+			}
+		}
 	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
 		v.send()
 	}
@@ -395,6 +413,9 @@ func (v *validator) send() {
 	}
 	if !slices.ContainsFunc(sendFlags(e), func(f []string) bool { return slices.Equal(f, s.Flags) }) {
 		v.bad(RuleFlags, "send flags %q are not edge %s's (%q)", s.Flags, e.ID, sendFlags(e))
+	}
+	if !reflect.DeepEqual(s.Receive, e.ReceiveFor(zfs.Filesystem)) && !reflect.DeepEqual(s.Receive, e.ReceiveFor(zfs.Volume)) {
+		v.bad(RuleProperties, "receives with properties %+v, edge %s's target receive block gives %+v", s.Receive, e.ID, e.ReceiveFor(zfs.Filesystem))
 	}
 	if s.Decrypt && !(e.Raw == desired.RawNever && e.AllowDecrypt) {
 		v.bad(RuleFlags, "sends decrypted, but edge %s does not declare raw = \"never\" with allow_decrypt = true", e.ID)

@@ -2,6 +2,7 @@ package planfile
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ func testConfig(mod ...func(*hclspec.Config)) *hclspec.Config {
 			Name: "offsite", ID: "offsite", SnapshotsPolicy: "data",
 			TargetHost: "dst", TargetRoot: "backup/src", Initial: "most_recent", Raw: "auto", OnDivergence: "rollback",
 			SendOptions:     hclspec.SendOptions{LargeBlocks: true, Compressed: true},
+			Receive:         hclspec.ReceiveOptions{Set: maps.Clone(hclspec.DefaultReceiveSet)},
 			TargetRetention: &hclspec.Retention{Grid: "24x1h | 7x1d"},
 		}},
 		Hash: "test",
@@ -48,7 +50,8 @@ func validPlan() *plan.Plan {
 	send := func(ds, to string, toGUID uint64) *plan.Send {
 		s := &plan.Send{Edge: "offsite", SourceHost: "src", SourceDataset: ds, To: to, ToGUID: toGUID,
 			TargetHost: "dst", TargetDataset: "backup/src/" + strings.TrimPrefix(ds, "tank/"), Flags: []string{"-L", "-c"},
-			StepTag: plan.StepTag("offsite"), LastTag: plan.LastTag("offsite")}
+			StepTag: plan.StepTag("offsite"), LastTag: plan.LastTag("offsite"),
+			Receive: &plan.Receive{Set: map[string]string{"readonly": "on", "canmount": "noauto"}}}
 		if toGUID != 0 {
 			s.Cursor = plan.CursorName("offsite", toGUID)
 		}
@@ -156,6 +159,14 @@ func TestValidateRefusesCraftedPlans(t *testing.T) {
 		{"list in destroy", nil, action(`destroy.dst`, func(a *plan.Action) { a.Snapshots[0].Name = "zplan_a,zplan_z" }), RuleUnsafeName, "destroy.dst"},
 		{"range in rollback", nil, action(`rollback.`, func(a *plan.Action) { a.Snapshots[0].Name = "a%b" }), RuleUnsafeName, "rollback.dst"},
 		{"range in old cursor", nil, action(`send.offsite["tank/data/home`, func(a *plan.Action) { a.Send.OldCursors = []string{"zplan_cursor_a%b"} }), RuleUnsafeName, "send.offsite"},
+		{"receive that mounts over /etc", nil, action(`send.offsite["tank/data@`, func(a *plan.Action) {
+			a.Send.Receive = &plan.Receive{Set: map[string]string{"mountpoint": "/etc", "canmount": "on"}}
+		}), RuleProperties, `send.offsite["tank/data@`},
+		{"receive without readonly", nil, action(`send.offsite["tank/data@`, func(a *plan.Action) { a.Send.Receive = nil }), RuleProperties, "send.offsite"},
+		{"set canmount=on on a replica", nil, add(&plan.Action{Address: `set_properties.dst["backup/src/data"]`, Kind: plan.KindSetProperties, Host: "dst",
+			Dataset: "backup/src/data", Properties: map[string]string{"canmount": "on"}}), RuleProperties, "set_properties.dst"},
+		{"set a property no receive declares", nil, add(&plan.Action{Address: `set_properties.dst["backup/src/data"]`, Kind: plan.KindSetProperties, Host: "dst",
+			Dataset: "backup/src/data", Properties: map[string]string{"sharenfs": "on"}}), RuleProperties, "set_properties.dst"},
 		{"replicate flag", nil, action(`send.offsite["tank/data@`, func(a *plan.Action) { a.Send.Flags = []string{"-R", "-L", "-c"} }), RuleFlags, `send.offsite["tank/data@`},
 		{"raw flag on raw = never", func(c *hclspec.Config) { c.Replications[0].Raw = "never" }, action(`send.offsite["tank/data@`, func(a *plan.Action) { a.Send.Flags = []string{"-w", "-L", "-c"} }), RuleFlags, "send.offsite"},
 		{"decrypted send on raw = always", func(c *hclspec.Config) { c.Replications[0].Raw = "always" }, action(`send.offsite["tank/data/home`, func(a *plan.Action) { a.Send.Flags = []string{"-L", "-c"} }), RuleFlags, "send.offsite"},

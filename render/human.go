@@ -11,6 +11,7 @@ import (
 	"github.com/fatih/color"
 
 	"github.com/zplan/zplan/plan"
+	"github.com/zplan/zplan/zfs"
 )
 
 // Human writes the plan without colour (see Styles.Human).
@@ -143,6 +144,8 @@ func (st *Styles) action(w io.Writer, a *plan.Action) {
 		}
 	case plan.KindAbortResume:
 		c.Fprintf(w, "  %s abort interrupted receive on %s\n", sym, a.Dataset)
+	case plan.KindSetProperties:
+		c.Fprintf(w, "  %s set %s on %s\n", sym, strings.Join(zfs.SetArgv("", a.Properties)[2:2+len(a.Properties)], " "), a.Dataset)
 	default:
 		fmt.Fprintf(w, "  ? %s %s\n", a.Kind, a.Address)
 	}

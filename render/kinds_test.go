@@ -26,6 +26,9 @@ func kindAction(k plan.Kind) *plan.Action {
 	if info.Needs&plan.NeedBookmark != 0 {
 		a.Bookmark = "zplan_bm"
 	}
+	if info.Needs&plan.NeedProperties != 0 {
+		a.Properties = map[string]string{"readonly": "on"}
+	}
 	if info.Needs&plan.NeedSend != 0 {
 		a.Send = &plan.Send{Edge: "e", SourceHost: "h", SourceDataset: "pool/ds", To: "zplan_1", TargetHost: "t", TargetDataset: "back/ds"}
 		if k == plan.KindSendIncremental {
@@ -87,7 +90,7 @@ func TestEveryKindRenders(t *testing.T) {
 			if s.HasDestroys != k.Destroys() {
 				t.Errorf("has_destroys = %v, kind destroys %v", s.HasDestroys, k.Destroys())
 			}
-			if s.Create+s.Send+s.DestroySnapshots+s.DestroyBookmarks+s.HoldChanges+s.BookmarkChanges+s.AbortedReceives == 0 {
+			if s.Create+s.Send+s.DestroySnapshots+s.DestroyBookmarks+s.HoldChanges+s.BookmarkChanges+s.AbortedReceives+s.PropertyChanges == 0 {
 				t.Errorf("the summary counts nothing: %+v", s)
 			}
 

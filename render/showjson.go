@@ -55,6 +55,7 @@ type ShowSummary struct {
 	HoldChanges       int   `json:"hold_changes"`       // holds put or released
 	BookmarkChanges   int   `json:"bookmark_changes"`   // bookmarks created
 	AbortedReceives   int   `json:"aborted_receives"`   // partial receive states discarded
+	PropertyChanges   int   `json:"property_changes"`   // replicas whose properties are set
 	Conflicts         int   `json:"conflicts"`          // blocked edges or datasets
 	TotalChangeCount  int   `json:"total_change_count"` // len(resource_changes)
 	ActionCount       int   `json:"action_count"`       // len(actions)
@@ -162,6 +163,9 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 				"host": a.Host, "dataset": a.Dataset, "bookmark": a.Bookmark}, nil)
 		case plan.KindAbortResume:
 			add(a, info.Object, a.Dataset, a.Dataset, info.Change, a.Reason, map[string]any{"host": a.Host, "dataset": a.Dataset}, nil)
+		case plan.KindSetProperties:
+			add(a, info.Object, a.Dataset, a.Dataset, info.Change, a.Reason, map[string]any{"host": a.Host, "dataset": a.Dataset},
+				map[string]any{"host": a.Host, "dataset": a.Dataset, "properties": a.Properties})
 		case plan.KindCreatePlaceholder:
 			add(a, info.Object, a.Dataset, a.Dataset, info.Change, a.Reason, nil, map[string]any{"host": a.Host, "dataset": a.Dataset, "placeholder": true})
 		default:
@@ -213,6 +217,8 @@ func (s *ShowSummary) count(a *plan.Action, info plan.KindInfo) {
 		s.BookmarkChanges++
 	case info.Object == plan.ObjectReceiveState && info.Change == plan.ChangeDelete:
 		s.AbortedReceives++
+	case len(a.Properties) > 0:
+		s.PropertyChanges++
 	}
 }
 

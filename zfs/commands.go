@@ -3,6 +3,8 @@ package zfs
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -109,10 +111,29 @@ func ResumeSendArgv(flags []string, token string) []string {
 	return append(argv, "-t", token)
 }
 
-// RecvArgv receives into dataset, resumably (-s) and without mounting (-u).
-// It never forces (-F): see the safety invariants.
-func RecvArgv(dataset string) []string {
-	return []string{"zfs", "recv", "-s", "-u", dataset}
+// RecvArgv receives into dataset, resumably (-s) and without mounting
+// (-u), setting the properties in set (-o) and keeping those in inherit
+// out of the stream (-x). It never forces (-F): see the safety
+// invariants.
+func RecvArgv(dataset string, set map[string]string, inherit []string) []string {
+	argv := []string{"zfs", "recv", "-s", "-u"}
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		argv = append(argv, "-o", k+"="+set[k])
+	}
+	for _, k := range inherit {
+		argv = append(argv, "-x", k)
+	}
+	return append(argv, dataset)
+}
+
+// SetArgv sets the properties on dataset in one command (zfs applies
+// them together or not at all).
+func SetArgv(dataset string, props map[string]string) []string {
+	argv := []string{"zfs", "set"}
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		argv = append(argv, k+"="+props[k])
+	}
+	return append(argv, dataset)
 }
 
 // RecvAbortArgv discards a partially received stream's saved state.

@@ -10,9 +10,9 @@ import (
 // line errors, never a panic, and never an entry whose name zfs could
 // not have printed.
 func FuzzScanList(f *testing.F) {
-	f.Add([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t0\t-\toff\t-\t-\ntank@a\tsnapshot\t2\t2\t1\t0\t1\t1\t1\toff\t-\t-\n"))
-	f.Add([]byte("tank/a b\tvolume\t1\t1\t1\t1\t1\t0\t-\taes-256-gcm\tavailable\t1-ab-cd-ef\n"))
-	f.Add([]byte("tank#bm\tbookmark\t3\t3\t1\t-\t-\t-\t-\t-\t-\t-\n\n\n"))
+	f.Add([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t0\t-\toff\t-\t-\t-\t-\ntank@a\tsnapshot\t2\t2\t1\t0\t1\t1\t1\toff\t-\t-\t-\t-\n"))
+	f.Add([]byte("tank/a b\tvolume\t1\t1\t1\t1\t1\t0\t-\taes-256-gcm\tavailable\t1-ab-cd-ef\t-\t-\n"))
+	f.Add([]byte("tank#bm\tbookmark\t3\t3\t1\t-\t-\t-\t-\t-\t-\t-\t-\t-\n\n\n"))
 	f.Fuzz(func(t *testing.T, out []byte) {
 		_ = ScanList(bytes.NewReader(out), func(e *Entry) error {
 			if !ValidName(e.Name) || strings.ContainsAny(e.ResumeToken, "\t\n") {

@@ -172,7 +172,7 @@ rm /%[1]s/stream`, p))
 		t.Errorf("token %+v; want toguid %d, a full stream of %s/a@s1 with some bytes received", *b.Token, src.GUID, p)
 	}
 	// zplan resumes it with its own command lines.
-	if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(nil, b.ResumeToken), h, zfs.RecvArgv(p+"/b"), nil); err != nil {
+	if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(nil, b.ResumeToken), h, zfs.RecvArgv(p+"/b", nil, nil), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.TrimSpace(run(t, h, "zfs", "get", "-H", "-p", "-o", "value", "guid", p+"/b@s1")); got != fmt.Sprint(src.GUID) {
@@ -225,9 +225,9 @@ func TestFakeMatchesReal(t *testing.T) {
 		step(zfs.ReleaseArgv("t", "P/a@s1")...)
 		step(zfs.ReleaseArgv("t", "P/a@s1")...)
 		step(zfs.SnapshotArgv("P/a@s2")...)
-		pipe(zfs.SendArgv(nil, "", "P/a@s1"), zfs.RecvArgv("P/c"))
-		pipe(zfs.SendArgv(nil, "P/a#b1", "P/a@s2"), zfs.RecvArgv("P/c"))
-		pipe(zfs.SendArgv(nil, "", "P/a@s2"), zfs.RecvArgv("P/c"))
+		pipe(zfs.SendArgv(nil, "", "P/a@s1"), zfs.RecvArgv("P/c", nil, nil))
+		pipe(zfs.SendArgv(nil, "P/a#b1", "P/a@s2"), zfs.RecvArgv("P/c", nil, nil))
+		pipe(zfs.SendArgv(nil, "", "P/a@s2"), zfs.RecvArgv("P/c", nil, nil))
 		step(zfs.DestroySnapshotsArgv("P/a", "s1")...)
 		step(zfs.RecvAbortArgv("P/c")...)
 		step(zfs.RollbackArgv("P/c", "s1")...)

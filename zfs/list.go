@@ -40,6 +40,7 @@ const (
 var listColumns = []string{
 	"name", "type", "guid", "createtxg", "creation", "used", "referenced",
 	"written", "userrefs", "encryption", "keystatus", "receive_resume_token",
+	"readonly", "canmount",
 }
 
 // ListArgv lists every dataset, snapshot and bookmark of a host with the
@@ -64,6 +65,11 @@ type Entry struct {
 	Encryption  string // "off", "aes-256-gcm", ...; "" when not reported
 	KeyStatus   string // "available", "unavailable", "" when unencrypted
 	ResumeToken string
+	// ReadOnly and CanMount are a dataset's readonly ("on", "off") and
+	// canmount ("on", "off", "noauto"; "" for volumes), which a replica's
+	// receive sets; "" for snapshots and bookmarks.
+	ReadOnly string
+	CanMount string
 }
 
 // Dataset returns the filesystem or volume part of the name.
@@ -234,7 +240,11 @@ func parseListLine(line []byte, f [][]byte, e *Entry, in interner) error {
 	if e.ResumeToken != "" && e.Type != Filesystem && e.Type != Volume {
 		return fmt.Errorf("a %s cannot have a resume token", e.Type)
 	}
-	return nil
+	if e.ReadOnly, err = enumColumn(f, 12, "on", "off"); err != nil {
+		return err
+	}
+	e.CanMount, err = enumColumn(f, 13, "on", "off", "noauto")
+	return err
 }
 
 // parseUint parses a decimal number without allocating.
@@ -264,6 +274,19 @@ func typeOfName(name string) Type {
 		return Bookmark
 	}
 	return Filesystem
+}
+
+// enumColumn is column i, one of values or "-" (returned as "").
+func enumColumn(f [][]byte, i int, values ...string) (string, error) {
+	if string(f[i]) == "-" {
+		return "", nil
+	}
+	for _, v := range values {
+		if string(f[i]) == v {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("column %s: %q is not one of %s", listColumns[i], truncate(string(f[i]), 40), strings.Join(values, ", "))
 }
 
 func dash(s string) string {

@@ -10,12 +10,12 @@ import (
 
 func TestParseList(t *testing.T) {
 	out := strings.Join([]string{
-		"tank\tfilesystem\t111\t1\t1763800000\t4096\t2048\t0\t-\toff\t-\t-",
-		"tank/data\tfilesystem\t222\t10\t1763800100\t8192\t4096\t512\t-\taes-256-gcm\tavailable\t1-abc-def-0123",
-		"tank/data@s1\tsnapshot\t333\t11\t1763800200\t0\t4096\t4096\t2\taes-256-gcm\tavailable\t-",
-		"tank/data/child\tfilesystem\t334\t11\t1763800200\t0\t4096\t4096\t-\taes-256-gcm\tavailable\t-",
-		"tank/data#zplan_cursor\tbookmark\t333\t11\t1763800200\t-\t-\t-\t-\t-\t-\t-",
-		"tank/vol\tvolume\t444\t12\t1763800300\t100\t100\t0\t-\toff\t-\t-",
+		"tank\tfilesystem\t111\t1\t1763800000\t4096\t2048\t0\t-\toff\t-\t-\ton\tnoauto",
+		"tank/data\tfilesystem\t222\t10\t1763800100\t8192\t4096\t512\t-\taes-256-gcm\tavailable\t1-abc-def-0123\t-\t-",
+		"tank/data@s1\tsnapshot\t333\t11\t1763800200\t0\t4096\t4096\t2\taes-256-gcm\tavailable\t-\t-\t-",
+		"tank/data/child\tfilesystem\t334\t11\t1763800200\t0\t4096\t4096\t-\taes-256-gcm\tavailable\t-\t-\t-",
+		"tank/data#zplan_cursor\tbookmark\t333\t11\t1763800200\t-\t-\t-\t-\t-\t-\t-\t-\t-",
+		"tank/vol\tvolume\t444\t12\t1763800300\t100\t100\t0\t-\toff\t-\t-\toff\t-",
 		"",
 	}, "\n")
 	got, err := ParseList([]byte(out))
@@ -23,7 +23,7 @@ func TestParseList(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Entry{
-		{Name: "tank", Type: Filesystem, GUID: 111, CreateTXG: 1, Creation: time.Unix(1763800000, 0).UTC(), Used: 4096, Referenced: 2048, Encryption: "off"},
+		{Name: "tank", Type: Filesystem, GUID: 111, CreateTXG: 1, Creation: time.Unix(1763800000, 0).UTC(), Used: 4096, Referenced: 2048, Encryption: "off", ReadOnly: "on", CanMount: "noauto"},
 		{Name: "tank/data", Type: Filesystem, GUID: 222, CreateTXG: 10, Creation: time.Unix(1763800100, 0).UTC(), Used: 8192, Referenced: 4096, Written: 512,
 			Encryption: "aes-256-gcm", KeyStatus: "available", ResumeToken: "1-abc-def-0123"},
 		{Name: "tank/data@s1", Type: Snapshot, GUID: 333, CreateTXG: 11, Creation: time.Unix(1763800200, 0).UTC(), Referenced: 4096, Written: 4096, UserRefs: 2,
@@ -31,7 +31,7 @@ func TestParseList(t *testing.T) {
 		{Name: "tank/data/child", Type: Filesystem, GUID: 334, CreateTXG: 11, Creation: time.Unix(1763800200, 0).UTC(), Referenced: 4096, Written: 4096,
 			Encryption: "aes-256-gcm", KeyStatus: "available"},
 		{Name: "tank/data#zplan_cursor", Type: Bookmark, GUID: 333, CreateTXG: 11, Creation: time.Unix(1763800200, 0).UTC()},
-		{Name: "tank/vol", Type: Volume, GUID: 444, CreateTXG: 12, Creation: time.Unix(1763800300, 0).UTC(), Used: 100, Referenced: 100, Encryption: "off"},
+		{Name: "tank/vol", Type: Volume, GUID: 444, CreateTXG: 12, Creation: time.Unix(1763800300, 0).UTC(), Used: 100, Referenced: 100, Encryption: "off", ReadOnly: "off"},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("ParseList (-want +got):\n%s", d)
@@ -43,21 +43,23 @@ func TestParseList(t *testing.T) {
 
 func TestParseListRejectsUnexpectedOutput(t *testing.T) {
 	for _, tc := range []struct{ name, line, want string }{
-		{"too few fields", "tank\tfilesystem\t1", "want 12 tab-separated fields, got 3"},
-		{"unknown type", "tank\tpool\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-", `unknown type "pool"`},
-		{"guid not a number", "tank\tfilesystem\tabc\t1\t1\t1\t1\t1\t-\toff\t-\t-", `column guid: "abc" is not a number`},
-		{"missing guid", "tank\tfilesystem\t-\t1\t1\t1\t1\t1\t-\toff\t-\t-", `column guid: "-" is not a number`},
-		{"snapshot name typed filesystem", "tank@x\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-", "does not fit type"},
-		{"human-readable numbers", "tank\tfilesystem\t1\t1\t1\t1.5K\t1\t1\t-\toff\t-\t-", `column used: "1.5K"`},
-		{"name with a control character", "tank/a\x01b\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-", "is not a ZFS name"},
-		{"name with a comma", "tank/a@x,y\tsnapshot\t1\t1\t1\t1\t1\t1\t0\toff\t-\t-", "is not a ZFS name"},
-		{"name with a quote", "tank/a'b\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-", "is not a ZFS name"},
-		{"empty component", "tank//a\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-", "is not a ZFS name"},
-		{"token of odd text", "tank/a\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\tnot a token", "is not a resume token"},
-		{"token on a snapshot", "tank/a@s\tsnapshot\t1\t1\t1\t1\t1\t1\t0\toff\t-\t1-a-b-c", "cannot have a resume token"},
+		{"too few fields", "tank\tfilesystem\t1", "want 14 tab-separated fields, got 3"},
+		{"unknown type", "tank\tpool\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-", `unknown type "pool"`},
+		{"guid not a number", "tank\tfilesystem\tabc\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-", `column guid: "abc" is not a number`},
+		{"missing guid", "tank\tfilesystem\t-\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-", `column guid: "-" is not a number`},
+		{"snapshot name typed filesystem", "tank@x\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-", "does not fit type"},
+		{"human-readable numbers", "tank\tfilesystem\t1\t1\t1\t1.5K\t1\t1\t-\toff\t-\t-\t-\t-", `column used: "1.5K"`},
+		{"name with a control character", "tank/a\x01b\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-", "is not a ZFS name"},
+		{"name with a comma", "tank/a@x,y\tsnapshot\t1\t1\t1\t1\t1\t1\t0\toff\t-\t-\t-\t-", "is not a ZFS name"},
+		{"name with a quote", "tank/a'b\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-", "is not a ZFS name"},
+		{"empty component", "tank//a\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-", "is not a ZFS name"},
+		{"token of odd text", "tank/a\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\tnot a token\t-\t-", "is not a resume token"},
+		{"odd readonly", "tank/a\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\tyes\ton", `column readonly: "yes" is not one of on, off`},
+		{"odd canmount", "tank/a\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\ton\tmaybe", `column canmount: "maybe" is not one of on, off, noauto`},
+		{"token on a snapshot", "tank/a@s\tsnapshot\t1\t1\t1\t1\t1\t1\t0\toff\t-\t1-a-b-c\t-\t-", "cannot have a resume token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseList([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\n" + tc.line + "\n"))
+			_, err := ParseList([]byte("tank\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-\n" + tc.line + "\n"))
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "line 2") {
 				t.Fatalf("error = %v, want it to name line 2 and contain %q", err, tc.want)
 			}
@@ -69,11 +71,11 @@ func TestParseListRejectsUnexpectedOutput(t *testing.T) {
 // belongs to, and scanning goes on: one odd name costs its dataset, not
 // the host.
 func TestScanListReportsBadLinesByDataset(t *testing.T) {
-	out := "tank\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\n" +
-		"tank/a\tfilesystem\t2\t2\t1\t1\t1\t1\t-\toff\t-\t-\n" +
-		"tank/a@s\tsnapshot\t3\t3\t1\t1\t1\t1\tmany\toff\t-\t-\n" +
-		"tank/b\x7f\tfilesystem\t4\t4\t1\t1\t1\t1\t-\toff\t-\t-\n" +
-		"tank/c\tfilesystem\t5\t5\t1\t1\t1\t1\t-\toff\t-\t-\n"
+	out := "tank\tfilesystem\t1\t1\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-\n" +
+		"tank/a\tfilesystem\t2\t2\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-\n" +
+		"tank/a@s\tsnapshot\t3\t3\t1\t1\t1\t1\tmany\toff\t-\t-\t-\t-\n" +
+		"tank/b\x7f\tfilesystem\t4\t4\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-\n" +
+		"tank/c\tfilesystem\t5\t5\t1\t1\t1\t1\t-\toff\t-\t-\t-\t-\n"
 	var names []string
 	var bad []*LineError
 	err := ScanList(strings.NewReader(out), func(e *Entry) error {
@@ -204,7 +206,7 @@ func TestCommandLines(t *testing.T) {
 	}{
 		{SendArgv(SendOptions{Raw: true, LargeBlocks: true}.Flags(), "tank/a#c", "tank/a@s2"), []string{"zfs", "send", "-w", "-L", "-i", "tank/a#c", "tank/a@s2"}},
 		{SendArgv(nil, "", "tank/a@s1"), []string{"zfs", "send", "tank/a@s1"}},
-		{RecvArgv("backup/a"), []string{"zfs", "recv", "-s", "-u", "backup/a"}},
+		{RecvArgv("backup/a", nil, nil), []string{"zfs", "recv", "-s", "-u", "backup/a"}},
 		{DestroySnapshotsArgv("tank/a", "s1", "s2"), []string{"zfs", "destroy", "tank/a@s1,s2"}},
 		{SnapshotArgv("tank/a@x", "tank/b@x"), []string{"zfs", "snapshot", "tank/a@x", "tank/b@x"}},
 		{HoldArgv("t", "tank/a@x"), []string{"zfs", "hold", "t", "tank/a@x"}},

@@ -103,7 +103,7 @@ zfs send -w %[1]s/enc@s1 | zfs recv -u %[1]s/encinc`, p, key))
 			if os.Getenv("ZPLAN_CAPTURE_TOKENS") != "" {
 				capture(t, tc.name, tok, strings.ReplaceAll(printed, p, "POOL"), p)
 			}
-			if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(tc.flags, tok), h, zfs.RecvArgv(target), nil); err != nil {
+			if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(tc.flags, tok), h, zfs.RecvArgv(target, nil, nil), nil); err != nil {
 				t.Fatal(err)
 			}
 			_, snap, _ := strings.Cut(tc.to, "@")
@@ -146,7 +146,7 @@ zfs send %[1]s/enc@s1 | head -c 1500000 | zfs recv -s -u %[1]s/decrypted || true
 		}
 	}
 
-	if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(raw, token(p+"/plain")), h, zfs.RecvArgv(p+"/plain"), nil); err != nil {
+	if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(raw, token(p+"/plain")), h, zfs.RecvArgv(p+"/plain", nil, nil), nil); err != nil {
 		t.Errorf("-w -t on a non-raw token of an unencrypted dataset: %v", err)
 	}
 	if got, want := run(t, h, "zfs", "get", "-H", "-o", "value", "guid", p+"/plain@s1"), run(t, h, "zfs", "get", "-H", "-o", "value", "guid", p+"/a@s1"); got != want {
@@ -154,7 +154,7 @@ zfs send %[1]s/enc@s1 | head -c 1500000 | zfs recv -s -u %[1]s/decrypted || true
 	}
 
 	tok := token(p + "/decrypted")
-	err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(raw, tok), h, zfs.RecvArgv(p+"/decrypted"), nil)
+	err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(raw, tok), h, zfs.RecvArgv(p+"/decrypted", nil, nil), nil)
 	const refusal = "cannot receive resume stream: cannot perform raw receive on top of existing unencrypted dataset"
 	if err == nil || !strings.Contains(err.Error(), refusal) {
 		t.Errorf("-w -t on a non-raw token of an encrypted dataset: %v, want the receiver's %q", err, refusal)
@@ -162,7 +162,7 @@ zfs send %[1]s/enc@s1 | head -c 1500000 | zfs recv -s -u %[1]s/decrypted || true
 	if after := token(p + "/decrypted"); after != tok {
 		t.Errorf("the refused resume changed the partial state: token %q, was %q", after, tok)
 	}
-	if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(nil, tok), h, zfs.RecvArgv(p+"/decrypted"), nil); err != nil {
+	if err := remote.Pipe(t.Context(), h, zfs.ResumeSendArgv(nil, tok), h, zfs.RecvArgv(p+"/decrypted", nil, nil), nil); err != nil {
 		t.Errorf("plain resume after the refusal: %v", err)
 	}
 }

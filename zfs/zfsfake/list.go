@@ -115,7 +115,7 @@ func (h *Host) openError(name string) string {
 var listProps = map[string]bool{
 	"name": true, "type": true, "guid": true, "createtxg": true, "creation": true,
 	"used": true, "referenced": true, "written": true, "userrefs": true,
-	"encryption": true, "keystatus": true, "receive_resume_token": true,
+	"encryption": true, "keystatus": true, "receive_resume_token": true, "readonly": true, "canmount": true,
 }
 
 // prop returns the -H -p value of property p for o ("-" when it does not
@@ -170,6 +170,16 @@ func (h *Host) prop(o object, p string) string {
 			return "-"
 		}
 		return num(dsWritten(d))
+	case "readonly":
+		if o.s != nil || o.b != nil {
+			return "-"
+		}
+		return d.nativeProp("readonly", "off")
+	case "canmount":
+		if o.s != nil || o.b != nil || d.typ == "volume" {
+			return "-"
+		}
+		return d.nativeProp("canmount", "on")
 	case "userrefs":
 		if o.s == nil {
 			return "-"
@@ -213,6 +223,16 @@ func (h *Host) prop(o object, p string) string {
 		return "-"
 	}
 	return "-"
+}
+
+// nativeProp is a native property's local value, or def. (The fake
+// does not model inheritance of native properties: zplan sets them
+// only locally.)
+func (d *dataset) nativeProp(p, def string) string {
+	if v, ok := d.props[p]; ok {
+		return v
+	}
+	return def
 }
 
 // propOK is a user property set on the snapshot itself (nil: a dataset).

@@ -10,11 +10,27 @@ import (
 	"github.com/zplan/zplan/remote"
 )
 
-// recv runs zfs recv [-s] [-u] [-F] fs and zfs recv -A fs.
+// recv runs zfs recv [-s] [-u] [-F] [-o prop=value]... [-x prop]... fs
+// and zfs recv -A fs.
 func (r *run) recv(args []string) error {
 	var abort, resumable, force bool
 	var target string
-	for _, a := range args {
+	set, exclude := map[string]string{}, map[string]bool{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if (a == "-o" || a == "-x") && i+1 < len(args) {
+			i++
+			if a == "-x" {
+				exclude[args[i]] = true
+				continue
+			}
+			k, v, ok := strings.Cut(args[i], "=")
+			if !ok {
+				return r.unsupported()
+			}
+			set[k] = v
+			continue
+		}
 		if strings.HasPrefix(a, "-") && len(a) > 1 {
 			for _, c := range a[1:] {
 				switch c {
@@ -64,6 +80,9 @@ func (r *run) recv(args []string) error {
 	}
 	snapName := hdr.ToName[strings.IndexByte(hdr.ToName, '@')+1:]
 
+	if _, ok := set["canmount"]; ok && hdr.Type == "volume" {
+		return r.fail(1, prefix+": property 'canmount' does not apply to datasets of this type")
+	}
 	h := r.h
 	h.w.mu.Lock()
 	if msg := h.checkRecv(target, snapName, &hdr, force, prefix); msg != "" {
@@ -101,7 +120,13 @@ func (r *run) recv(args []string) error {
 		}
 		return r.fail(1, prefix+": incomplete stream")
 	}
+	for k := range exclude {
+		delete(hdr.Props, k) // -x: the target's own (or inherited) value stays
+	}
 	h.applyRecv(target, snapName, &hdr, force)
+	for k, v := range set {
+		h.ds[target].props[k] = v
+	}
 	return nil
 }
 

@@ -29,7 +29,7 @@ func pair(t *testing.T) (src, dst *Host) {
 
 // replicate sends from src to dst through remote.Pipe, as apply does.
 func replicate(src *Host, sendArgv []string, dst *Host, target string) error {
-	return remote.Pipe(context.Background(), src, sendArgv, dst, zfs.RecvArgv(target), nil)
+	return remote.Pipe(context.Background(), src, sendArgv, dst, zfs.RecvArgv(target, nil, nil), nil)
 }
 
 // stderrOf digs the receiving or sending command's exit error out of a
@@ -46,7 +46,7 @@ func stderrOf(t *testing.T, err error) *remote.ExitError {
 func TestFullThenIncrementalFromBookmark(t *testing.T) {
 	src, dst := pair(t)
 	var progress int64
-	err := remote.Pipe(context.Background(), src, zfs.SendArgv(nil, "", "tank/src@a"), dst, zfs.RecvArgv("backup/src"), func(n int64) { progress = n })
+	err := remote.Pipe(context.Background(), src, zfs.SendArgv(nil, "", "tank/src@a"), dst, zfs.RecvArgv("backup/src", nil, nil), func(n int64) { progress = n })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestFullThenIncrementalFromBookmark(t *testing.T) {
 	src.Write("tank/src", 512<<10)
 	src.Snapshot("tank/src@b")
 	progress = 0
-	err = remote.Pipe(context.Background(), src, zfs.SendArgv([]string{"-L", "-c"}, "tank/src#a", "tank/src@b"), dst, zfs.RecvArgv("backup/src"), func(n int64) { progress = n })
+	err = remote.Pipe(context.Background(), src, zfs.SendArgv([]string{"-L", "-c"}, "tank/src#a", "tank/src@b"), dst, zfs.RecvArgv("backup/src", nil, nil), func(n int64) { progress = n })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestInterruptedReceiveResumes(t *testing.T) {
 		t.Errorf("second interruption: %+v then %+v", p1, p2)
 	}
 	var progress int64
-	err = remote.Pipe(context.Background(), src, zfs.ResumeSendArgv(nil, tok2), dst, zfs.RecvArgv("backup/src"), func(n int64) { progress = n })
+	err = remote.Pipe(context.Background(), src, zfs.ResumeSendArgv(nil, tok2), dst, zfs.RecvArgv("backup/src", nil, nil), func(n int64) { progress = n })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestCancelledReceiveKeepsToken(t *testing.T) {
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- dst.Run(ctx, remote.Cmd{Argv: zfs.RecvArgv("backup/src"), Stdin: pr}) }()
+	go func() { done <- dst.Run(ctx, remote.Cmd{Argv: zfs.RecvArgv("backup/src", nil, nil), Stdin: pr}) }()
 	if _, err := pw.Write(stream.Bytes()[:stream.Len()/2]); err != nil {
 		t.Fatal(err)
 	}

@@ -346,6 +346,13 @@ func (h *Host) Hold(tag, snap string) {
 	s.holds[tag] = h.w.clock()
 }
 
+// Prop is a property set locally on a dataset ("" when not set).
+func (h *Host) Prop(name, prop string) string {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	return h.mustDS(name).props[prop]
+}
+
 // SetProp sets a property locally on a dataset (user properties such as
 // zplan:placeholder, or native ones the fake only stores).
 func (h *Host) SetProp(name, prop, value string) {
