@@ -81,10 +81,11 @@ func PipeWith(ctx context.Context, src Host, sendArgv []string, dst Host, recvAr
 		size = pipeBufSize
 	}
 	buf := newBufPipe(size)
-	// Whatever a transport does on cancel, both sides blocked on the
-	// buffer wake up at once.
-	stop := context.AfterFunc(ctx, func() {
-		err := context.Cause(ctx)
+	// Whatever a transport does when the caller cancels, both sides
+	// blocked on the buffer wake up at once. (A failing side is handled
+	// below: the receiver still gets what was buffered, then the error.)
+	stop := context.AfterFunc(parent, func() {
+		err := context.Cause(parent)
 		buf.CloseWrite(err)
 		buf.CloseRead(err)
 	})
