@@ -289,3 +289,37 @@ func TestPipeLimited(t *testing.T) {
 		t.Errorf("2 MiB through 1 MiB/s legs waited only %v", s)
 	}
 }
+
+// streamHost records whether the SSH transport would take each command
+// for a stream end (exempt from CommandTimeout).
+type streamHost struct {
+	memHost
+	streams []bool
+}
+
+func (h *streamHost) Run(ctx context.Context, c Cmd) error {
+	h.mu.Lock()
+	h.streams = append(h.streams, isStream(c))
+	h.mu.Unlock()
+	return h.memHost.Run(ctx, c)
+}
+
+// Both ends of every kind of relay are streams: a limited send over SSH
+// must not be cut by the command timeout.
+func TestPipeEndsAreStreams(t *testing.T) {
+	for _, o := range []PipeOptions{
+		{},
+		{Progress: func(int64) {}},
+		{Limits: []*Limiter{NewLimiter(1 << 30)}},
+		{Limits: []*Limiter{NewLimiter(1 << 30)}, Progress: func(int64) {}, Buffer: 2 << 20},
+	} {
+		src := &streamHost{memHost: memHost{name: "a", stream: []byte("x")}}
+		dst := &streamHost{memHost: memHost{name: "b"}}
+		if err := PipeWith(context.Background(), src, []string{"send"}, dst, []string{"recv"}, o); err != nil {
+			t.Fatal(err)
+		}
+		if len(src.streams) != 1 || !src.streams[0] || len(dst.streams) != 1 || !dst.streams[0] {
+			t.Errorf("limits %d, progress %v: send stream %v, recv stream %v", len(o.Limits), o.Progress != nil, src.streams, dst.streams)
+		}
+	}
+}
