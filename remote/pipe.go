@@ -24,7 +24,7 @@ type PipeOptions struct {
 	Progress Progress
 	// Buffer is how many bytes of the stream the controller may hold, so
 	// the sender runs ahead while the receiver stalls (0: 8 MiB). The
-	// ring is allocated once; the kernel backs only the pages used.
+	// ring is allocated for the relay and dropped after it.
 	Buffer int
 	// Limits pace the relay; each applies to both legs (see Limiter).
 	Limits []*Limiter
