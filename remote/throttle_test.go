@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zplan/zplan/remote/internal/sshtest"
 )
 
 // fakeClock advances only when slept on, so a test reads how long a
@@ -321,5 +323,27 @@ func TestPipeEndsAreStreams(t *testing.T) {
 		if len(src.streams) != 1 || !src.streams[0] || len(dst.streams) != 1 || !dst.streams[0] {
 			t.Errorf("limits %d, progress %v: send stream %v, recv stream %v", len(o.Limits), o.Progress != nil, src.streams, dst.streams)
 		}
+	}
+}
+
+// Real processes through a large buffer and limits (far above this
+// machine's speed: no timing is asserted) get every byte in order, on
+// every transport pair.
+func TestPipeWireTransports(t *testing.T) {
+	const n = 24 << 20
+	file, sum := randomFile(t, n)
+	opts := func() PipeOptions {
+		return PipeOptions{Buffer: 16 << 20, Limits: []*Limiter{NewLimiter(4 << 30), NewLimiter(8 << 30)}}
+	}
+	local := NewLocal("local")
+	t.Run("local-local", func(t *testing.T) { relayWith(t, local, local, file, sum, n, opts()) })
+	srv := sshtest.Start(t)
+	cfgA := testConfig(t, srv)
+	cfgA.Name = "sshA"
+	cfgB := cfgA
+	cfgB.Name = "sshB"
+	a, b := dialTest(t, cfgA), dialTest(t, cfgB)
+	for _, c := range []struct{ src, dst Host }{{local, a}, {a, local}, {a, b}} {
+		t.Run(c.src.Name()+"-"+c.dst.Name(), func(t *testing.T) { relayWith(t, c.src, c.dst, file, sum, n, opts()) })
 	}
 }
