@@ -64,6 +64,11 @@ preconditions no longer hold is refused ("Saved plan is stale: ..."), and
 actions an earlier, interrupted apply of the same file already did are
 recognised and skipped, so a partly applied plan can be applied again.
 
+-bwlimit RATE (e.g. 100MiB/s) caps all sends together; each
+replication's send { bandwidth } caps its own sends, and both hold.
+These settings and send { buffer } come from the configuration also for
+a saved plan: they change how fast the bytes move, never which.
+
 -format json (or -json) writes the plan and each action's progress as
 JSON events; -format markdown writes the plan for a PR comment and the
 progress in a code block. Neither can ask for confirmation: they need
