@@ -246,6 +246,11 @@ func (p *bufPipe) Read(b []byte) (int, error) {
 	k := copy(b, p.buf[p.r:end])
 	p.r = (p.r + k) % len(p.buf)
 	p.n -= k
+	if p.n == 0 {
+		// Empty: start over at the front, so a reader that keeps up
+		// keeps the writer in the same cache-warm pages of a big ring.
+		p.r = 0
+	}
 	p.cond.Broadcast()
 	return k, nil
 }

@@ -26,6 +26,8 @@ func BenchmarkPipeWire(b *testing.B) {
 		{"buffer256MiB", func() PipeOptions { return PipeOptions{Buffer: 256 << 20} }},
 		{"limit1TiB/s", func() PipeOptions { return PipeOptions{Limits: []*Limiter{NewLimiter(1 << 40)}} }},
 		{"limit64MiB/s", func() PipeOptions { return PipeOptions{Limits: []*Limiter{NewLimiter(64 << 20)}} }},
+		// The default again, last: how much the order and the load alone move.
+		{"default-again", func() PipeOptions { return PipeOptions{} }},
 	}
 	took := make([]time.Duration, len(variants))
 	b.ResetTimer()
