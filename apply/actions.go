@@ -276,7 +276,7 @@ func (r *runner) send(a *plan.Action, f facts) error {
 		sendArgv = zfs.SendArgv(s.Flags, from, to)
 	}
 	progress := func(n int64) { r.opts.Reporter.Report(Event{Kind: EventProgress, Action: a, Bytes: n}) }
-	if err := remote.Pipe(r.ctx, r.hosts[src], sendArgv, r.hosts[dst], recvArgv(s), progress); err != nil {
+	if err := remote.PipeWith(r.ctx, r.hosts[src], sendArgv, r.hosts[dst], recvArgv(s), r.pipeOptions(s, progress)); err != nil {
 		return err
 	}
 	received := s.TargetDataset + "@" + s.To

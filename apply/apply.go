@@ -53,6 +53,10 @@ type Options struct {
 	// saved plan already did. It costs a lookup per action, so a plan made
 	// moments ago (which nothing can have applied yet) skips it.
 	Resume bool
+	// Wire are the relay settings by replication id (wire.go); Bandwidth
+	// caps all sends of the apply together (bytes/s; 0: none).
+	Wire      map[string]Wire
+	Bandwidth int64
 }
 
 // Result counts what happened.
@@ -102,7 +106,7 @@ func Apply(ctx context.Context, p *plan.Plan, hosts map[string]remote.Host, opts
 			}
 		}
 	}
-	r := &runner{ctx: ctx, hosts: hosts, opts: opts, state: map[string]EventKind{}}
+	r := &runner{ctx: ctx, hosts: hosts, opts: opts, lim: newLimiters(opts), state: map[string]EventKind{}}
 	return r.run(p.Actions)
 }
 
@@ -121,6 +125,7 @@ type runner struct {
 	ctx   context.Context
 	hosts map[string]remote.Host
 	opts  Options
+	lim   *limiters
 
 	mu    sync.Mutex
 	state map[string]EventKind // final state of each finished action

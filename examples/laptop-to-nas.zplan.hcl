@@ -79,5 +79,8 @@ replication "offsite" {
   send {
     large_blocks = true
     compressed   = true
+    # Leave room on the uplink; hold up to 64 MiB while the NAS is busy.
+    bandwidth = "20MiB/s"
+    buffer    = "64MiB"
   }
 }

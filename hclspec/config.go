@@ -114,6 +114,7 @@ type Replication struct {
 	AllowDecrypt bool         // explicit opt-in to send an encrypted dataset decrypted
 	OnDivergence OnDivergence // refuse (default) or rollback
 	SendOptions  SendOptions
+	Wire         WireOptions // send { bandwidth, buffer }: how apply relays
 	// Receive are the properties every receive sets on the replica.
 	Receive ReceiveOptions
 

@@ -27,6 +27,7 @@ var receiveSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "se
 
 var sendSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "large_blocks"}, {Name: "compressed"}, {Name: "embedded"}, {Name: "properties"},
+	{Name: "bandwidth"}, {Name: "buffer"}, {Name: "compress"}, // wire.go
 }}
 
 func (d *decoder) replication(b *hcl.Block) *Replication {
@@ -83,6 +84,7 @@ func (d *decoder) replication(b *hcl.Block) *Replication {
 		o.Compressed, _ = d.boolean(sc.Attributes, "compressed", o.Compressed)
 		o.Embedded, _ = d.boolean(sc.Attributes, "embedded", o.Embedded)
 		o.Properties, _ = d.boolean(sc.Attributes, "properties", o.Properties)
+		d.wire(sc.Attributes, &r.Wire)
 	}
 	if !ok {
 		return nil

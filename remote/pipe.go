@@ -14,8 +14,21 @@ import (
 type Progress func(total int64)
 
 // pipeBufSize is how much of the stream the controller holds between the
-// two sides, so that a stall on one side does not stall the other at once.
+// two sides by default, so that a stall on one side does not stall the
+// other at once (PipeOptions.Buffer sets another size).
 const pipeBufSize = 8 << 20
+
+// PipeOptions are the optional parts of a relay; the zero value is the
+// default fast path (an 8 MiB buffer, no limit, no progress).
+type PipeOptions struct {
+	Progress Progress
+	// Buffer is how many bytes of the stream the controller may hold, so
+	// the sender runs ahead while the receiver stalls (0: 8 MiB). The
+	// ring is allocated for the relay and dropped after it.
+	Buffer int
+	// Limits pace the relay; each applies to both legs (see Limiter).
+	Limits []*Limiter
+}
 
 // PipeError reports a relay that failed: which side failed first, with
 // its error (an *ExitError carries what the command printed on stderr),
@@ -55,10 +68,33 @@ var (
 // truncated stream is never taken as complete), and the error is a
 // *PipeError naming the side that failed first.
 func Pipe(ctx context.Context, src Host, sendArgv []string, dst Host, recvArgv []string, progress Progress) error {
+	return PipeWith(ctx, src, sendArgv, dst, recvArgv, PipeOptions{Progress: progress})
+}
+
+// PipeWith is Pipe with a buffer size and rate limits.
+func PipeWith(ctx context.Context, src Host, sendArgv []string, dst Host, recvArgv []string, opts PipeOptions) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	buf := newBufPipe(pipeBufSize)
+	size := opts.Buffer
+	if size <= 0 {
+		size = pipeBufSize
+	}
+	buf := newBufPipe(size)
+	// Whatever a transport does when the caller cancels, both sides
+	// blocked on the buffer wake up at once. (A failing side is handled
+	// below: the receiver still gets what was buffered, then the error.)
+	stop := context.AfterFunc(parent, func() {
+		err := context.Cause(parent)
+		buf.CloseWrite(err)
+		buf.CloseRead(err)
+	})
+	defer stop()
+	var in, out []*bucket
+	for _, l := range opts.Limits {
+		in, out = append(in, l.in), append(out, l.out)
+	}
+	progress := opts.Progress
 
 	var (
 		mu      sync.Mutex
@@ -77,9 +113,10 @@ func Pipe(ctx context.Context, src Host, sendArgv []string, dst Host, recvArgv [
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		var w io.Writer = buf
+		w := newLimitedWriter(ctx, buf, in)
 		if progress != nil {
-			w = &countingWriter{w: buf, fn: progress}
+			// Counts the zfs stream's bytes as they enter the buffer.
+			w = &countingWriter{w: w, fn: progress}
 		}
 		err := src.Run(ctx, Cmd{Argv: sendArgv, Stdout: w})
 		if err != nil && !errors.Is(err, errRecvEnded) {
@@ -95,7 +132,7 @@ func Pipe(ctx context.Context, src Host, sendArgv []string, dst Host, recvArgv [
 	}()
 	go func() {
 		defer wg.Done()
-		err := dst.Run(ctx, Cmd{Argv: recvArgv, Stdin: buf})
+		err := dst.Run(ctx, Cmd{Argv: recvArgv, Stdin: newLimitedReader(ctx, buf, out)})
 		if err != nil && !errors.Is(err, errSendFailed) {
 			record("receive", err)
 		}
@@ -209,6 +246,11 @@ func (p *bufPipe) Read(b []byte) (int, error) {
 	k := copy(b, p.buf[p.r:end])
 	p.r = (p.r + k) % len(p.buf)
 	p.n -= k
+	if p.n == 0 {
+		// Empty: start over at the front, so a reader that keeps up
+		// keeps the writer in the same cache-warm pages of a big ring.
+		p.r = 0
+	}
 	p.cond.Broadcast()
 	return k, nil
 }

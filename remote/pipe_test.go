@@ -47,19 +47,26 @@ func randomFile(t testing.TB, n int64) (string, string) {
 // what it received into a file, and checks it and the progress totals.
 func relay(t *testing.T, src, dst Host, file, sum string, n int64) {
 	t.Helper()
+	relayWith(t, src, dst, file, sum, n, PipeOptions{})
+}
+
+// relayWith is relay with a buffer size and limits (opts.Progress is
+// the checking one).
+func relayWith(t *testing.T, src, dst Host, file, sum string, n int64, opts PipeOptions) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "sum")
 	var last, calls int64
 	mono := true
 	start := time.Now()
-	err := Pipe(context.Background(), src, []string{"cat", file}, dst,
-		[]string{"sh", "-c", `sha256sum > "$1"`, "sh", out},
-		func(total int64) {
-			if total < last {
-				mono = false
-			}
-			last = total
-			calls++
-		})
+	opts.Progress = func(total int64) {
+		if total < last {
+			mono = false
+		}
+		last = total
+		calls++
+	}
+	err := PipeWith(context.Background(), src, []string{"cat", file}, dst,
+		[]string{"sh", "-c", `sha256sum > "$1"`, "sh", out}, opts)
 	if err != nil {
 		t.Fatalf("pipe: %v", err)
 	}

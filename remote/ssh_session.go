@@ -44,14 +44,15 @@ func (h *SSHHost) Run(ctx context.Context, c Cmd) error {
 
 // isStream tells the commands that get no CommandTimeout: the ends of a
 // Pipe, whose stdin or stdout is the relay buffer (or the progress
-// counter in front of it). Every other command has its input and output
+// counter or rate limiter in front of it). Every other command has its input and output
 // in memory or read as it comes, and should finish in bounded time.
 func isStream(c Cmd) bool {
-	if _, ok := c.Stdin.(*bufPipe); ok {
+	switch c.Stdin.(type) {
+	case *bufPipe, *limitedReader:
 		return true
 	}
 	switch c.Stdout.(type) {
-	case *bufPipe, *countingWriter:
+	case *bufPipe, *countingWriter, *limitedWriter:
 		return true
 	}
 	return false

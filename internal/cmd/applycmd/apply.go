@@ -39,6 +39,7 @@ type Options struct {
 	Lock        lockFlags
 	AutoApprove bool
 	Parallelism int
+	BWLimit     string // -bwlimit, e.g. "100MiB/s": all sends together
 	PlanFile    string // a saved plan to apply, as given
 	Format      views.Format
 }
@@ -62,6 +63,11 @@ configuration or by another zplan version is refused. An action whose
 preconditions no longer hold is refused ("Saved plan is stale: ..."), and
 actions an earlier, interrupted apply of the same file already did are
 recognised and skipped, so a partly applied plan can be applied again.
+
+-bwlimit RATE (e.g. 100MiB/s) caps all sends together; each
+replication's send { bandwidth } caps its own sends, and both hold.
+These settings and send { buffer } come from the configuration also for
+a saved plan: they change how fast the bytes move, never which.
 
 -format json (or -json) writes the plan and each action's progress as
 JSON events; -format markdown writes the plan for a PR comment and the
@@ -95,6 +101,7 @@ locked and not observed: its edges are conflicts and the rest is applied
 	opts.Lock.register(cmd)
 	cmd.Flags().BoolVar(&opts.AutoApprove, "auto-approve", false, "do not ask for confirmation")
 	cmd.Flags().IntVar(&opts.Parallelism, "parallelism", 4, "how many actions may run at once")
+	cmd.Flags().StringVar(&opts.BWLimit, "bwlimit", "", `cap all sends together at this rate, e.g. "100MiB/s" (each replication's send { bandwidth } also applies)`)
 	return cmd
 }
 
@@ -105,6 +112,13 @@ func Run(opts *Options) error {
 		f.IO.SetColorEnabled(false)
 	}
 	v := views.NewApply(opts.Format, f.View())
+	var bwlimit int64
+	if opts.BWLimit != "" {
+		var err error
+		if bwlimit, err = hclspec.ParseRate(opts.BWLimit); err != nil {
+			return cmdutil.UsageError{Msg: "-bwlimit: " + err.Error()}
+		}
+	}
 	var saved *planfile.File
 	if opts.PlanFile != "" {
 		if fl.Now != "" || len(fl.Targets) > 0 || fl.Explain {
@@ -175,7 +189,10 @@ func Run(opts *Options) error {
 		// map, apply refuses anything that would still reach it.
 		hosts = s.ObservedHosts()
 	}
-	res, err := apply.Apply(ctx, p, hosts, apply.Options{Parallelism: opts.Parallelism, Reporter: rep, Resume: saved != nil})
+	res, err := apply.Apply(ctx, p, hosts, apply.Options{
+		Parallelism: opts.Parallelism, Reporter: rep, Resume: saved != nil,
+		Wire: wireOptions(s.Cfg), Bandwidth: bwlimit,
+	})
 	if err := v.Result(p, res, err, saved != nil); err != nil {
 		return err
 	}
@@ -303,4 +320,15 @@ func poolOf(ds string) string {
 	p, _, _ := strings.Cut(ds, "/")
 	p, _, _ = strings.Cut(p, "@")
 	return p
+}
+
+// wireOptions are the relay settings of every replication, by id. They
+// come from the configuration even for a saved plan: they change how
+// fast bytes move, not which, and the plan's config hash pins them.
+func wireOptions(cfg *hclspec.Config) map[string]apply.Wire {
+	w := map[string]apply.Wire{}
+	for _, r := range cfg.Replications {
+		w[r.ID] = apply.Wire{Bandwidth: r.Wire.Bandwidth, Buffer: int(r.Wire.Buffer)}
+	}
+	return w
 }

@@ -1,8 +1,11 @@
 package applycmd
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/zplan/zplan/apply"
+	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/internal/cmdutil"
 	"github.com/zplan/zplan/iostreams"
 	"github.com/zplan/zplan/plan"
@@ -45,5 +48,34 @@ func TestPools(t *testing.T) {
 	got := planPools(p)
 	if len(got) != 3 || !got[hostPool{"src", "tank"}] || !got[hostPool{"dst", "backup"}] || !got[hostPool{"src", "rpool"}] {
 		t.Fatalf("%v", got)
+	}
+}
+
+// A bad -bwlimit is a usage error before anything is loaded or reached.
+func TestBWLimitFlag(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	var got *Options
+	cmd := NewCmdApply(&cmdutil.Factory{IO: ios}, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"--bwlimit", "100MiB/s"})
+	if err := cmd.Execute(); err != nil || got.BWLimit != "100MiB/s" {
+		t.Fatalf("%v, %+v", err, got)
+	}
+	for _, bad := range []string{"100", "fast", "10B/s", "1MiB/min"} {
+		opts := &Options{Factory: &cmdutil.Factory{IO: ios, Version: "test"}, BWLimit: bad}
+		err := Run(opts)
+		if u, ok := err.(cmdutil.UsageError); !ok || !strings.Contains(u.Msg, "-bwlimit") {
+			t.Errorf("-bwlimit %s: %v, want a usage error", bad, err)
+		}
+	}
+}
+
+func TestWireOptions(t *testing.T) {
+	cfg := &hclspec.Config{Replications: []*hclspec.Replication{
+		{ID: "a", Wire: hclspec.WireOptions{Bandwidth: 1 << 20, Buffer: 64 << 20}},
+		{ID: "b"},
+	}}
+	w := wireOptions(cfg)
+	if w["a"] != (apply.Wire{Bandwidth: 1 << 20, Buffer: 64 << 20}) || w["b"] != (apply.Wire{}) {
+		t.Fatalf("%+v", w)
 	}
 }
