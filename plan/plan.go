@@ -42,6 +42,9 @@ type Action struct {
 	Tag       string    `json:"tag,omitempty"`      // hold/release tag
 	Bookmark  string    `json:"bookmark,omitempty"` // bookmark name (after '#')
 	Send      *Send     `json:"send,omitempty"`
+	// Hooks run around a KindSnapshot's zfs snapshot: pre in order before
+	// it, post in reverse order after it.
+	Hooks []Hook `json:"hooks,omitempty"`
 
 	Reason   string `json:"reason"`
 	Estimate int64  `json:"estimate,omitempty"` // bytes to send
