@@ -78,7 +78,9 @@ type SnapshotPolicy struct {
 	Prefix    string // default "zplan_"
 	Schedule  Schedule
 	Retention *Retention
-	DefRange  hcl.Range
+	// Hooks run around the policy's snapshots, in declaration order.
+	Hooks    []Hook
+	DefRange hcl.Range
 }
 
 // Replication is a `replication "NAME"` block: an edge from each selected

@@ -14,7 +14,7 @@ var snapshotsSchema = &hcl.BodySchema{
 		{Name: "host", Required: true}, {Name: "datasets", Required: true}, {Name: "exclude"},
 		{Name: "prefix"}, {Name: "every"}, {Name: "cron"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "hook", LabelNames: []string{"name"}}},
 }
 
 func (d *decoder) snapshots(b *hcl.Block) *SnapshotPolicy {
@@ -33,6 +33,7 @@ func (d *decoder) snapshots(b *hcl.Block) *SnapshotPolicy {
 	d.checkPrefix(p.Prefix, prefixAttr, false)
 	p.Schedule = d.schedule(b, at)
 	p.Retention = d.retentionBlock(c.Blocks, where, true)
+	p.Hooks = d.hooks(c.Blocks, where) // hooks.go
 	_ = ok // an invalid policy still counts as declared, so references to it do not cascade into more errors
 	return p
 }
