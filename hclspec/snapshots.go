@@ -33,7 +33,7 @@ func (d *decoder) snapshots(b *hcl.Block) *SnapshotPolicy {
 	d.checkPrefix(p.Prefix, prefixAttr, false)
 	p.Schedule = d.schedule(b, at)
 	p.Retention = d.retentionBlock(c.Blocks, where, true)
-	p.Hooks = d.hooks(c.Blocks, where) // hooks.go
+	p.Hooks = d.hooks(c.Blocks, where)
 	_ = ok // an invalid policy still counts as declared, so references to it do not cascade into more errors
 	return p
 }
