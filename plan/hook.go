@@ -31,6 +31,9 @@ type Hook struct {
 	// Timeout bounds each of pre and post, in Go duration syntax ("30s").
 	Timeout      string       `json:"timeout"`
 	OnPreFailure OnPreFailure `json:"on_pre_failure"`
+	// Datasets are the action's datasets the policy covers, sorted; the
+	// hook gets them as ZPLAN_DATASETS.
+	Datasets []string `json:"datasets"`
 }
 
 // TimeoutDuration parses Timeout; a plan read from a file may carry
@@ -46,7 +49,7 @@ func (h Hook) TimeoutDuration() (time.Duration, error) {
 // Equal reports whether h and o declare the same commands and settings.
 func (h Hook) Equal(o Hook) bool {
 	return h.Policy == o.Policy && h.Name == o.Name && slices.Equal(h.Pre, o.Pre) && slices.Equal(h.Post, o.Post) &&
-		h.Timeout == o.Timeout && h.OnPreFailure == o.OnPreFailure
+		h.Timeout == o.Timeout && h.OnPreFailure == o.OnPreFailure && slices.Equal(h.Datasets, o.Datasets)
 }
 
 // String is the hook as the plan shows it:

@@ -30,6 +30,7 @@ const (
 	RuleRollback     Rule = "rollback"     // a rollback the edge does not declare (on_divergence)
 	RuleAbortResume  Rule = "abort_resume" // zfs recv -A on a dataset that is not an edge target
 	RulePrecondition Rule = "precondition" // a precondition on another host, or of an unknown kind
+	RuleHooks        Rule = "hooks"        // hook commands other than exactly those the snapshots blocks declare
 )
 
 // Violation is one action the configuration could not have produced.
@@ -47,6 +48,7 @@ type key struct{ host, dataset string }
 
 // index is the policy looked up by host and dataset.
 type index struct {
+	rules    []*desired.SnapshotRule
 	hosts    map[string]bool
 	snap     map[key][]*desired.SnapshotRule
 	ret      map[key][]*desired.RetentionRule
@@ -56,7 +58,7 @@ type index struct {
 }
 
 func newIndex(pol *desired.Policy) *index {
-	ix := &index{hosts: map[string]bool{}, snap: map[key][]*desired.SnapshotRule{}, ret: map[key][]*desired.RetentionRule{},
+	ix := &index{rules: pol.Snapshots, hosts: map[string]bool{}, snap: map[key][]*desired.SnapshotRule{}, ret: map[key][]*desired.RetentionRule{},
 		bySource: map[key][]*desired.Edge{}, byTarget: map[key][]*desired.Edge{}, parents: map[key]bool{}}
 	for _, r := range pol.Snapshots {
 		ix.hosts[r.Host] = true
@@ -290,6 +292,29 @@ func (v *validator) snapshot() {
 			v.bad(RulePrefix, "snapshot name %q is not the prefix of a snapshots block of %s:%s followed by the plan time %s", name, a.Host, d, stamp)
 		}
 	}
+	v.hooks(name, stamp)
+}
+
+// hooks: a saved plan runs no command the configuration does not
+// declare, and drops none it does: the action's hooks must be exactly
+// those the planner gives it.
+func (v *validator) hooks(name, stamp string) {
+	a := v.a
+	want := desired.SnapshotHooks(v.ix.rules, a.Host, name, stamp, a.Datasets)
+	if slices.EqualFunc(a.Hooks, want, plan.Hook.Equal) {
+		return
+	}
+	show := func(hs []plan.Hook) string {
+		if len(hs) == 0 {
+			return "none"
+		}
+		out := make([]string, len(hs))
+		for i, h := range hs {
+			out[i] = fmt.Sprintf("snapshots.%s hook %s (datasets %s)", h.Policy, h.String(), strings.Join(h.Datasets, ", "))
+		}
+		return strings.Join(out, "; ")
+	}
+	v.bad(RuleHooks, "hooks %s are not the configuration's %s", show(a.Hooks), show(want))
 }
 
 // destroyable: names zfs destroy reads as one snapshot each, carrying
