@@ -94,9 +94,12 @@ type Host struct {
 	usedCache map[*dataset]uint64 // per listing; see used
 	children  map[string][]*dataset
 
-	commands  [][]string
-	failures  []failure
-	interrupt int64 // bytes after which the next send breaks; 0: none
+	commands [][]string
+	failures []failure
+	// programs are the non-zfs commands a test registered (programs.go).
+	programs     map[string]Program
+	programCalls []ProgramCall
+	interrupt    int64 // bytes after which the next send breaks; 0: none
 }
 
 var _ remote.Host = (*Host)(nil)
@@ -224,6 +227,9 @@ func (h *Host) Run(ctx context.Context, c remote.Cmd) error {
 	// data its sender wrote, as a real receiver that was already running.
 	if err := ctx.Err(); err != nil && !isRecv(argv) {
 		return fmt.Errorf("%s: %s: %w", h.name, strings.Join(argv, " "), err)
+	}
+	if ok, err := h.runProgram(ctx, c); ok {
+		return err
 	}
 	r := &run{h: h, ctx: ctx, argv: argv, cmd: c}
 	return r.dispatch()
