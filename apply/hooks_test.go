@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -262,5 +263,36 @@ func TestHookNotRerunWhenSnapshotAlreadyDone(t *testing.T) {
 	}
 	if len(e.src.ProgramCalls()) != n {
 		t.Fatal("hooks ran again for a snapshot an earlier apply took")
+	}
+}
+
+// Two policies on one pool share the atomic snapshot; each hook gets
+// only its own policy's datasets, and -target keeps a hook only with
+// datasets of its policy.
+func TestHooksOfSharedSnapshot(t *testing.T) {
+	e := hookEnv(t, hclspec.PreFailureSkip)
+	e.src.Create("tank/misc", zfsfake.Opts{})
+	e.cfg.Snapshots = append(e.cfg.Snapshots, &hclspec.SnapshotPolicy{
+		Name: "misc", Host: "src", Prefix: "zplan_",
+		Datasets: hclspec.DatasetSelector{Include: []string{"tank/misc"}},
+		Schedule: hclspec.Schedule{Every: 15 * time.Minute},
+		Hooks:    []hclspec.Hook{{Name: "note", Post: []string{"/usr/bin/logger"}, Timeout: time.Second, OnPreFailure: hclspec.PreFailureSkip}},
+	})
+	p := e.plan()
+	a := snapshotAction(t, p)
+	if strings.Join(a.Datasets, ",") != "tank/data,tank/data/home,tank/misc" || len(a.Hooks) != 3 {
+		t.Fatalf("datasets %v hooks %+v", a.Datasets, a.Hooks)
+	}
+	if h := a.Hooks[2]; h.Policy != "misc" || strings.Join(h.Datasets, ",") != "tank/misc" || strings.Join(a.Hooks[0].Datasets, ",") != "tank/data,tank/data/home" {
+		t.Fatalf("hooks %+v", a.Hooks)
+	}
+	sel := snapshotAction(t, p.Select([]string{"tank/misc"}))
+	if len(sel.Hooks) != 1 || sel.Hooks[0].Name != "note" {
+		t.Fatalf("-target tank/misc keeps hooks %+v", sel.Hooks)
+	}
+	sel = snapshotAction(t, p.Select([]string{"tank/data/home"}))
+	// (tank/data stays: the send of tank/data/home needs its parent on the target first.)
+	if len(sel.Hooks) != 2 || !slices.Equal(sel.Hooks[0].Datasets, sel.Datasets) || slices.Contains(sel.Datasets, "tank/misc") {
+		t.Fatalf("-target tank/data/home: datasets %v, hooks %+v", sel.Datasets, sel.Hooks)
 	}
 }
