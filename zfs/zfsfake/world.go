@@ -7,7 +7,9 @@
 // (package zfs) with the scripted output and the stderr texts and exit
 // codes of OpenZFS 2.2/2.3. Anything it does not model fails with exit 2
 // and "fake zfs: unsupported command", so zplan never silently relies on
-// behaviour the fake does not have.
+// behaviour the fake does not have. Programs other than zfs (snapshot
+// hooks) run only when a test registers them (AddProgram); any other
+// absolute path is "not found" (exit 127).
 //
 // Space is modelled as chunks of data with a birth and a death txg, which
 // gives exact used/referenced/written for snapshots and filesystems.
