@@ -304,17 +304,24 @@ func (v *validator) hooks(name, stamp string) {
 	if slices.EqualFunc(a.Hooks, want, plan.Hook.Equal) {
 		return
 	}
-	show := func(hs []plan.Hook) string {
-		if len(hs) == 0 {
-			return "none"
-		}
-		out := make([]string, len(hs))
-		for i, h := range hs {
-			out[i] = fmt.Sprintf("snapshots.%s hook %s (datasets %s)", h.Policy, h.String(), strings.Join(h.Datasets, ", "))
-		}
-		return strings.Join(out, "; ")
+	show := func(h plan.Hook) string {
+		return fmt.Sprintf("snapshots.%s hook %s: pre [%s], post [%s], timeout %s, on_pre_failure %s, datasets [%s]", h.Policy, h.Name,
+			plan.ArgvString(h.Pre), plan.ArgvString(h.Post), h.Timeout, h.OnPreFailure, strings.Join(h.Datasets, ", "))
 	}
-	v.bad(RuleHooks, "hooks %s are not the configuration's %s", show(a.Hooks), show(want))
+	// Say where the first difference is: the whole lists are long.
+	for i := 0; ; i++ {
+		switch {
+		case i >= len(want):
+			v.bad(RuleHooks, "hook %d (%s) is not one the configuration declares for these datasets", i+1, show(a.Hooks[i]))
+		case i >= len(a.Hooks):
+			v.bad(RuleHooks, "the configuration's hook %s is missing", show(want[i]))
+		case !a.Hooks[i].Equal(want[i]):
+			v.bad(RuleHooks, "hook %d is %s, but the configuration's is %s", i+1, show(a.Hooks[i]), show(want[i]))
+		default:
+			continue
+		}
+		return
+	}
 }
 
 // destroyable: names zfs destroy reads as one snapshot each, carrying
