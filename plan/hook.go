@@ -76,7 +76,9 @@ func (h Hook) String() string {
 	return s
 }
 
-// DefaultHookTimeout bounds a hook command when its block sets no timeout.
+// DefaultHookTimeout bounds a hook command when its block sets no timeout
+// (hclspec.DefaultHookTimeout; plan imports no configuration package, so
+// desired's tests check they agree). The plan's text leaves it out.
 const DefaultHookTimeout = 60 * time.Second
 
 // ArgvString shows argv for humans: words with spaces, quotes or control
