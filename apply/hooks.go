@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/remote"
@@ -55,8 +56,11 @@ func (e *HookError) Error() string {
 		why = fmt.Sprintf("no result within its timeout of %s, stopped", e.Hook.Timeout)
 	case errors.As(e.Err, &ee):
 		why = fmt.Sprintf("exit status %d", e.Code)
-		if ee.Signal != "" {
+		switch {
+		case ee.Signal != "":
 			why = "killed by signal " + ee.Signal
+		case e.Code < 0:
+			why = "exit status lost"
 		}
 		switch e.Code {
 		case 127:
@@ -79,14 +83,27 @@ func (e *HookError) Unwrap() error { return e.Err }
 // the end, where programs say why they stop.
 const hookStderrLines = 5
 
+// lastLines keeps the last n lines of s, at most 2000 bytes, with control
+// characters other than newline and tab shown as '?': the hook's output
+// is host text and goes to the operator's terminal.
 func lastLines(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' && r != '\n' && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '?'
+		}
+		return r
+	}, s)
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	out := strings.Join(lines, "\n")
 	if len(out) > 2000 {
-		out = "…" + out[len(out)-2000:]
+		cut := len(out) - 2000
+		for cut < len(out) && !utf8.RuneStart(out[cut]) {
+			cut++
+		}
+		out = "…" + out[cut:]
 	}
 	return strings.TrimSpace(out)
 }

@@ -114,7 +114,7 @@ func TestHooksRunAroundSnapshot(t *testing.T) {
 
 func TestHookPreFailureSkipsSnapshot(t *testing.T) {
 	e := hookEnv(t, hclspec.PreFailureSkip)
-	e.src.AddProgram(flush, zfsfake.ExitProgram(3, "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\ndatabase busy\n"))
+	e.src.AddProgram(flush, zfsfake.ExitProgram(3, "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\n\x1b]0;owned\adatabase busy\n"))
 	p := e.plan()
 	snap := snapshotAction(t, p).Snapshots[0].Name
 	res, err := e.apply(p)
@@ -134,6 +134,9 @@ func TestHookPreFailureSkipsSnapshot(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not say %q", msg, want)
 		}
+	}
+	if strings.ContainsAny(msg, "\x1b\a") {
+		t.Errorf("error %q passes the hook's terminal escapes on", msg)
 	}
 	if strings.Contains(msg, "line 2") {
 		t.Errorf("error %q keeps more than the last lines of stderr", msg)
