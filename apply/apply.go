@@ -23,6 +23,10 @@ const (
 	EventFailed   EventKind = "failed"  // Err says why
 	EventRefused  EventKind = "refused" // a precondition no longer holds; Err says which
 	EventSkipped  EventKind = "skipped" // a dependency did not complete
+	// EventHook: a hook command of a running snapshot action finished
+	// (Hook says which; Err is nil when it succeeded). The action's own
+	// outcome follows as usual.
+	EventHook EventKind = "hook"
 )
 
 // Event reports progress. Core packages never print; the CLI renders events.
@@ -34,6 +38,8 @@ type Event struct {
 	// AlreadyDone marks an EventDone for an action an earlier apply of
 	// the same saved plan had already carried out.
 	AlreadyDone bool
+	// Hook is set on an EventHook.
+	Hook *HookRun
 }
 
 // Reporter receives events; it must be safe for concurrent use.

@@ -69,10 +69,6 @@ func (r *runner) alreadyDone(a *plan.Action) (bool, error) {
 	return false, nil
 }
 
-func (r *runner) doSnapshot(a *plan.Action) error {
-	return r.zfs(a.Host, zfs.SnapshotArgv(newSnapshots(a)...))
-}
-
 func newSnapshots(a *plan.Action) []string {
 	names := make([]string, len(a.Datasets))
 	for i, d := range a.Datasets {

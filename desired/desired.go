@@ -6,6 +6,7 @@ package desired
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +44,8 @@ type SnapshotRule struct {
 	// SkipUnchanged: no snapshot when nothing was written since the
 	// newest Prefix snapshot.
 	SkipUnchanged bool
+	// Hooks are the policy's hook blocks as the plan records them.
+	Hooks []plan.Hook
 }
 
 // RetentionRule prunes Prefix snapshots of Dataset on Host.
@@ -154,8 +157,9 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("snapshots %q: %w", sp.Name, err)
 		}
+		hooks := planHooks(sp)
 		for _, ds := range p.selectDatasets(st, sp.Host, sp.Datasets, "") {
-			p.Snapshots = append(p.Snapshots, &SnapshotRule{Policy: sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix, Schedule: sched, SkipUnchanged: sp.SkipUnchanged})
+			p.Snapshots = append(p.Snapshots, &SnapshotRule{Policy: sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix, Schedule: sched, SkipUnchanged: sp.SkipUnchanged, Hooks: hooks})
 			p.Retention = append(p.Retention, &RetentionRule{
 				Source: "snapshots." + sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix,
 				Retention: ret, AdoptForeign: sp.Retention != nil && sp.Retention.AdoptForeign,
@@ -302,5 +306,59 @@ func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.Data
 		out = append(out, name)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// planHooks is the policy's hook blocks in the plan's form; the same
+// function feeds the planner and the saved-plan check, so they agree.
+func planHooks(sp *hclspec.SnapshotPolicy) []plan.Hook {
+	var out []plan.Hook
+	for _, h := range sp.Hooks {
+		timeout := h.Timeout
+		if timeout <= 0 {
+			timeout = hclspec.DefaultHookTimeout // a Config built in code
+		}
+		onFail := plan.OnPreFailure(h.OnPreFailure)
+		if onFail == "" {
+			onFail = plan.PreFailureSkip
+		}
+		out = append(out, plan.Hook{Policy: sp.Name, Name: h.Name, Pre: h.Pre, Post: h.Post, Timeout: timeout.String(), OnPreFailure: onFail})
+	}
+	return out
+}
+
+// SnapshotHooks are the hooks of a snapshot action on host that creates
+// snapshot name (a prefix followed by stamp) of datasets: those of every
+// policy with a rule for one of the datasets at that name, in
+// configuration order, each with the datasets its policy covers. The
+// planner and the saved-plan check both call it, so they agree exactly.
+func SnapshotHooks(rules []*SnapshotRule, host, name, stamp string, datasets []string) []plan.Hook {
+	in := make(map[string]bool, len(datasets))
+	for _, d := range datasets {
+		in[d] = true
+	}
+	var order []string
+	covered := map[string][]string{}
+	hooks := map[string][]plan.Hook{}
+	for _, r := range rules {
+		if len(r.Hooks) == 0 || r.Host != host || !in[r.Dataset] || r.Prefix+stamp != name {
+			continue
+		}
+		if _, seen := covered[r.Policy]; !seen {
+			order = append(order, r.Policy)
+			hooks[r.Policy] = r.Hooks
+		}
+		if !slices.Contains(covered[r.Policy], r.Dataset) {
+			covered[r.Policy] = append(covered[r.Policy], r.Dataset)
+		}
+	}
+	var out []plan.Hook
+	for _, pol := range order {
+		ds := slices.Sorted(slices.Values(covered[pol]))
+		for _, h := range hooks[pol] {
+			h.Datasets = ds
+			out = append(out, h)
+		}
+	}
 	return out
 }

@@ -297,6 +297,7 @@ func planSnapshots(pol *desired.Policy, st *observe.State, now time.Time) (map[d
 			Snapshots: []plan.SnapRef{{Name: g.name}},
 			Datasets:  g.datasets,
 			Reason:    uniqueJoin(g.reasons),
+			Hooks:     desired.SnapshotHooks(pol.Snapshots, g.host, g.name, now.Format(SnapshotTimeFormat), g.datasets),
 		}
 		for _, d := range g.datasets {
 			a.Preconditions = append(a.Preconditions,

@@ -85,7 +85,9 @@ type SnapshotPolicy struct {
 	// policy's newest one.
 	SkipUnchanged bool
 	Retention     *Retention
-	DefRange      hcl.Range
+	// Hooks run around the policy's snapshots, in declaration order.
+	Hooks    []Hook
+	DefRange hcl.Range
 }
 
 // Replication is a `replication "NAME"` block: an edge from each selected

@@ -14,7 +14,7 @@ var snapshotsSchema = &hcl.BodySchema{
 		{Name: "host", Required: true}, {Name: "datasets", Required: true}, {Name: "exclude"},
 		{Name: "prefix"}, {Name: "every"}, {Name: "cron"}, {Name: "skip_unchanged"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "hook", LabelNames: []string{"name"}}},
 }
 
 func (d *decoder) snapshots(b *hcl.Block) *SnapshotPolicy {
@@ -34,6 +34,7 @@ func (d *decoder) snapshots(b *hcl.Block) *SnapshotPolicy {
 	p.Schedule = d.schedule(b, at)
 	p.SkipUnchanged, _ = d.boolean(at, "skip_unchanged", false)
 	p.Retention = d.retentionBlock(c.Blocks, where, true)
+	p.Hooks = d.hooks(c.Blocks, where)
 	_ = ok // an invalid policy still counts as declared, so references to it do not cascade into more errors
 	return p
 }

@@ -48,6 +48,9 @@ type Action struct {
 	Send      *Send     `json:"send,omitempty"`
 	// Properties are what KindSetProperties sets (zfs set k=v ...).
 	Properties map[string]string `json:"properties,omitempty"`
+	// Hooks run around a KindSnapshot's zfs snapshot: pre in order before
+	// it, post in reverse order after it.
+	Hooks []Hook `json:"hooks,omitempty"`
 
 	Reason   string `json:"reason"`
 	Estimate int64  `json:"estimate,omitempty"` // bytes to send

@@ -61,6 +61,20 @@ func (a *Action) CheckShape() error {
 			return bad("a snapshot without a name")
 		}
 	}
+	if len(a.Hooks) > 0 && a.Kind != KindSnapshot {
+		return bad("hooks on an action that does not snapshot")
+	}
+	for _, h := range a.Hooks {
+		if len(h.Pre) == 0 && len(h.Post) == 0 || len(h.Pre) > 0 && h.Pre[0] == "" || len(h.Post) > 0 && h.Post[0] == "" {
+			return bad("hook %q without a command", h.Name)
+		}
+		if _, err := h.TimeoutDuration(); err != nil {
+			return bad("%v", err)
+		}
+		if h.OnPreFailure != PreFailureSkip && h.OnPreFailure != PreFailureContinue {
+			return bad("hook %q: on_pre_failure %q", h.Name, h.OnPreFailure)
+		}
+	}
 	return nil
 }
 

@@ -138,6 +138,20 @@ func narrowSnapshot(a *Action, keep map[string]bool) *Action {
 		}
 	}
 	sort.Strings(n.Datasets)
+	// A hook stays with the datasets of its policy that remain.
+	n.Hooks = nil
+	for _, h := range a.Hooks {
+		var ds []string
+		for _, d := range h.Datasets {
+			if keep[d] {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) > 0 {
+			h.Datasets = ds
+			n.Hooks = append(n.Hooks, h)
+		}
+	}
 	n.Preconditions = nil
 	for _, pc := range a.Preconditions {
 		ds, _, _ := strings.Cut(pc.Object, "@")

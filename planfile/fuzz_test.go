@@ -25,6 +25,12 @@ func FuzzDecodePlanFile(f *testing.F) {
 	f.Add(`{"kind":"zplan-plan","file_version":1,"plan":{"format_version":1,"actions":[{"address":"a","kind":"snapshot","depends_on":["a"]}]}}`)
 	f.Add(`{"kind":"zplan-plan","file_version":1,"plan":{"format_version":1,"actions":[{"address":"a","kind":"bookmark","host":"src","dataset":"tank/data"}]}}`)
 	f.Add(`{"kind":"zplan-plan","file_version":1,"plan":{"format_version":1,"conflicts":[null],"kept":[null]}}`)
+	b.Reset()
+	if err := Encode(&b, hookedPlan(), time.Date(2026, 11, 22, 12, 0, 3, 0, time.UTC)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.String())
+	f.Add(strings.Replace(b.String(), `"pre": [`, `"pre": [], "x": [`, 1))
 	cfg := testConfig()
 	f.Fuzz(func(t *testing.T, data string) {
 		file, err := Decode(strings.NewReader(data))

@@ -32,6 +32,7 @@ const (
 	RuleAbortResume  Rule = "abort_resume" // zfs recv -A on a dataset that is not an edge target
 	RuleProperties   Rule = "properties"   // receive or set properties other than the edge's
 	RulePrecondition Rule = "precondition" // a precondition on another host, or of an unknown kind
+	RuleHooks        Rule = "hooks"        // hook commands other than exactly those the snapshots blocks declare
 )
 
 // Violation is one action the configuration could not have produced.
@@ -49,6 +50,7 @@ type key struct{ host, dataset string }
 
 // index is the policy looked up by host and dataset.
 type index struct {
+	rules    []*desired.SnapshotRule
 	hosts    map[string]bool
 	snap     map[key][]*desired.SnapshotRule
 	ret      map[key][]*desired.RetentionRule
@@ -58,7 +60,7 @@ type index struct {
 }
 
 func newIndex(pol *desired.Policy) *index {
-	ix := &index{hosts: map[string]bool{}, snap: map[key][]*desired.SnapshotRule{}, ret: map[key][]*desired.RetentionRule{},
+	ix := &index{rules: pol.Snapshots, hosts: map[string]bool{}, snap: map[key][]*desired.SnapshotRule{}, ret: map[key][]*desired.RetentionRule{},
 		bySource: map[key][]*desired.Edge{}, byTarget: map[key][]*desired.Edge{}, parents: map[key]bool{}}
 	for _, r := range pol.Snapshots {
 		ix.hosts[r.Host] = true
@@ -307,6 +309,36 @@ func (v *validator) snapshot() {
 		case !slices.ContainsFunc(rules, func(r *desired.SnapshotRule) bool { return name == r.Prefix+stamp }):
 			v.bad(RulePrefix, "snapshot name %q is not the prefix of a snapshots block of %s:%s followed by the plan time %s", name, a.Host, d, stamp)
 		}
+	}
+	v.hooks(name, stamp)
+}
+
+// hooks: a saved plan runs no command the configuration does not
+// declare, and drops none it does: the action's hooks must be exactly
+// those the planner gives it.
+func (v *validator) hooks(name, stamp string) {
+	a := v.a
+	want := desired.SnapshotHooks(v.ix.rules, a.Host, name, stamp, a.Datasets)
+	if slices.EqualFunc(a.Hooks, want, plan.Hook.Equal) {
+		return
+	}
+	show := func(h plan.Hook) string {
+		return fmt.Sprintf("snapshots.%s hook %s: pre [%s], post [%s], timeout %s, on_pre_failure %s, datasets [%s]", h.Policy, h.Name,
+			plan.ArgvString(h.Pre), plan.ArgvString(h.Post), h.Timeout, h.OnPreFailure, strings.Join(h.Datasets, ", "))
+	}
+	// Say where the first difference is: the whole lists are long.
+	for i := 0; ; i++ {
+		switch {
+		case i >= len(want):
+			v.bad(RuleHooks, "hook %d (%s) is not one the configuration declares for these datasets", i+1, show(a.Hooks[i]))
+		case i >= len(a.Hooks):
+			v.bad(RuleHooks, "the configuration's hook %s is missing", show(want[i]))
+		case !a.Hooks[i].Equal(want[i]):
+			v.bad(RuleHooks, "hook %d is %s, but the configuration's is %s", i+1, show(a.Hooks[i]), show(want[i]))
+		default:
+			continue
+		}
+		return
 	}
 }
 

@@ -42,7 +42,13 @@ func (l *Local) Run(ctx context.Context, c Cmd) error {
 	if len(c.Argv) == 0 {
 		return fmt.Errorf("%s: empty command", l.HostName)
 	}
+	if err := checkEnv(c.Env, argv[0]); err != nil {
+		return fmt.Errorf("%s: %s: %w", l.HostName, argv[0], err)
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if len(c.Env) > 0 {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
 	// SIGTERM first so zfs recv can leave a clean resumable state; the
 	// WaitDelay bounds how long a stuck process may linger.
 	// The command gets its own process group, and stopping it signals

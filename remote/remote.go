@@ -18,6 +18,41 @@ type Cmd struct {
 	Argv   []string
 	Stdin  io.Reader // nil: empty stdin
 	Stdout io.Writer // nil: discarded
+	// Env are NAME=value variables added to the command's environment
+	// (hooks). They apply to the whole command, command_prefix included:
+	// locally as the process environment, over SSH as `env NAME=value`
+	// words in front of it (sshd usually refuses SetEnv). A sudo prefix
+	// drops them unless sudoers keeps them (env_keep).
+	Env []string
+}
+
+// checkEnv refuses an entry that is not NAME=value with a shell-safe
+// NAME, or that holds a NUL byte no environment can carry, and a program
+// env(1) would read as one more variable or an option.
+func checkEnv(env []string, prog string) error {
+	if len(env) > 0 && (strings.Contains(prog, "=") || strings.HasPrefix(prog, "-")) {
+		return fmt.Errorf("program name %q cannot follow environment variables", prog)
+	}
+	for _, kv := range env {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || !validEnvName(name) || strings.IndexByte(kv, 0) >= 0 {
+			return fmt.Errorf("invalid environment entry %q", kv)
+		}
+	}
+	return nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Host runs commands on one machine.

@@ -7,8 +7,12 @@ import (
 // remoteCommandLine is what sshd hands to the user's login shell. The
 // login shell may be csh or fish, so it only gets an exec of /bin/sh with
 // one single-quoted word (a syntax they share); /bin/sh then prints its
-// PID and execs the command.
-func remoteCommandLine(argv []string) string {
+// PID and execs the command, through env(1) when it has variables (env
+// execs in turn, so the PID stays the command's).
+func remoteCommandLine(env, argv []string) string {
+	if len(env) > 0 {
+		argv = append(append([]string{"env"}, env...), argv...)
+	}
 	return "exec /bin/sh -c " + ShellQuote(pidMarkerCmd+ShellCommand(argv))
 }
 

@@ -19,6 +19,9 @@ func (h *SSHHost) Run(ctx context.Context, c Cmd) error {
 	if len(c.Argv) == 0 {
 		return fmt.Errorf("%s: empty command", h.r.name)
 	}
+	if err := checkEnv(c.Env, argv[0]); err != nil {
+		return fmt.Errorf("%s: %s: %w", h.r.name, argv[0], err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %s: %w", h.r.name, argv[0], err)
 	}
@@ -111,7 +114,7 @@ func (h *SSHHost) runSession(ctx context.Context, sess *ssh.Session, argv []stri
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", name, argv[0], err)
 	}
-	if err := sess.Start(remoteCommandLine(argv)); err != nil {
+	if err := sess.Start(remoteCommandLine(c.Env, argv)); err != nil {
 		return fmt.Errorf("%s: start %s: %w", name, argv[0], err)
 	}
 

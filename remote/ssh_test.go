@@ -596,3 +596,21 @@ func TestPidSniffer(t *testing.T) {
 		}
 	}
 }
+
+// Env reaches the command over SSH as env(1) words, quoted like argv,
+// in front of the command prefix.
+func TestSSHEnv(t *testing.T) {
+	srv := sshtest.Start(t)
+	cfg := testConfig(t, srv)
+	cfg.CommandPrefix = []string{"env", "ZPLAN_X=prefix"}
+	h := dialTest(t, cfg)
+	var out bytes.Buffer
+	err := h.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", `printf '%s|%s' "$ZPLAN_DATASETS" "$ZPLAN_X"`},
+		Env: []string{"ZPLAN_DATASETS=" + envTestValue, "ZPLAN_X=env"}, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := envTestValue + "|prefix"; out.String() != want {
+		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+}

@@ -100,6 +100,7 @@ func (st *Styles) action(w io.Writer, a *plan.Action) {
 		if len(a.Datasets) > 1 {
 			faint.Fprintf(w, "      (one atomic zfs snapshot for all %d datasets)\n", len(a.Datasets))
 		}
+		hookLines(w, a.Hooks)
 	case plan.KindCreatePlaceholder:
 		c.Fprintf(w, "  %s create %s (placeholder)\n", sym, a.Dataset)
 	case plan.KindSendFull, plan.KindSendIncremental, plan.KindSendResume:
@@ -173,4 +174,21 @@ func explainKept(w io.Writer, p *plan.Plan, explain bool) {
 		fmt.Fprintf(w, "  = %s:%s@%s: %s\n", k.Host, k.Dataset, k.Snapshot, k.Reason)
 	}
 	fmt.Fprintln(w)
+}
+
+// hookLines shows the commands a snapshot action runs around it, in the
+// order their pre commands run; the policy is named when the hooks come
+// from more than one.
+func hookLines(w io.Writer, hooks []plan.Hook) {
+	several := false
+	for _, h := range hooks {
+		several = several || h.Policy != hooks[0].Policy
+	}
+	for _, h := range hooks {
+		line := "      hook " + h.String()
+		if several {
+			line += " [snapshots." + h.Policy + "]"
+		}
+		fmt.Fprintln(w, line)
+	}
 }

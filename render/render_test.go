@@ -23,7 +23,13 @@ func samplePlan() *plan.Plan {
 		Actions: []*plan.Action{
 			{Address: `snapshot.src["tank@zplan_20261122T120000Z"]`, Kind: plan.KindSnapshot, Host: "src", Dataset: "tank",
 				Snapshots: []plan.SnapRef{{Name: "zplan_20261122T120000Z"}}, Datasets: []string{"tank/data", "tank/data/home"},
-				Reason: "snapshots.data: every 15m slot 2026-11-22T12:00:00Z, newest is 2026-11-22T11:45:00Z"},
+				Reason: "snapshots.data: every 15m slot 2026-11-22T12:00:00Z, newest is 2026-11-22T11:45:00Z",
+				Hooks: []plan.Hook{
+					{Policy: "data", Name: "freeze", Pre: []string{"/usr/local/bin/db-freeze", "--wait"}, Post: []string{"/usr/local/bin/db-thaw"},
+						Timeout: "1m0s", OnPreFailure: plan.PreFailureSkip, Datasets: []string{"tank/data", "tank/data/home"}},
+					{Policy: "data", Name: "notify", Post: []string{"/usr/bin/logger", "snapshot taken"},
+						Timeout: "30s", OnPreFailure: plan.PreFailureContinue, Datasets: []string{"tank/data", "tank/data/home"}},
+				}},
 			{Address: `send.offsite["tank/data@zplan_20261122T120000Z"]`, Kind: plan.KindSendIncremental, Host: "src", Dataset: "tank/data",
 				DependsOn: []string{`snapshot.src["tank@zplan_20261122T120000Z"]`}, Estimate: 3 << 20,
 				Send: &plan.Send{Edge: "offsite", SourceHost: "src", SourceDataset: "tank/data", From: "@zplan_20261122T114500Z", FromGUID: 11,

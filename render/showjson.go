@@ -128,8 +128,11 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 		switch a.Kind {
 		case plan.KindSnapshot:
 			for _, ds := range a.Datasets {
-				add(a, info.Object, ds+"@"+a.Snapshots[0].Name, ds, info.Change, a.Reason, nil, map[string]any{
-					"host": a.Host, "dataset": ds, "snapshot": a.Snapshots[0].Name, "atomic_with": a.Datasets})
+				after := map[string]any{"host": a.Host, "dataset": ds, "snapshot": a.Snapshots[0].Name, "atomic_with": a.Datasets}
+				if len(a.Hooks) > 0 {
+					after["hooks"] = a.Hooks // policy gates see every command apply runs
+				}
+				add(a, info.Object, ds+"@"+a.Snapshots[0].Name, ds, info.Change, a.Reason, nil, after)
 			}
 		case plan.KindRollback:
 			add(a, info.Object, a.Dataset+"@"+a.Bookmark, a.Dataset, info.Change, a.Reason,

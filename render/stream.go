@@ -89,6 +89,9 @@ func (s *Stream) Plan(p *plan.Plan, operation string) {
 		if a.Estimate > 0 {
 			ch["bytes"] = a.Estimate
 		}
+		if len(a.Hooks) > 0 {
+			ch["hooks"] = a.Hooks
+		}
 		if a.Kind.DestroysSnapshots() {
 			var freed int64
 			for _, sn := range a.Snapshots {

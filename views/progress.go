@@ -118,6 +118,8 @@ func (p *Progress) Report(e apply.Event) {
 			p.line(false, "%s: done after %s", a.Address, now.Sub(p.start[a.Address]).Round(time.Millisecond))
 		}
 		p.settle()
+	case apply.EventHook:
+		p.line(e.Err != nil, "%s: %s", a.Address, hookStatus(e))
 	default:
 		if p.bars != nil {
 			p.bars.end(a, false)
@@ -196,6 +198,20 @@ func (j *JSONProgress) Report(e apply.Event) {
 			msg = a.Address + ": already done"
 		}
 		j.s.Emit("info", "apply_complete", msg, map[string]any{"hook": hook})
+	case apply.EventHook:
+		// "hook" is the terraform-style name of the action's block; the
+		// snapshot hook that ran is "snapshot_hook".
+		h := e.Hook
+		sh := map[string]any{"policy": h.Hook.Policy, "name": h.Hook.Name, "phase": string(h.Phase), "elapsed_seconds": h.Elapsed.Seconds(), "continued": h.Continued}
+		level := "info"
+		if e.Err != nil {
+			sh["error"] = e.Err.Error()
+			level = "error"
+			if h.Continued {
+				level = "warn"
+			}
+		}
+		j.s.Emit(level, "apply_snapshot_hook", a.Address+": "+hookStatus(e), map[string]any{"hook": hook, "snapshot_hook": sh})
 	default:
 		hook["outcome"] = string(e.Kind)
 		hook["stale"] = errors.Is(e.Err, apply.ErrStale)
@@ -206,4 +222,17 @@ func (j *JSONProgress) Report(e apply.Event) {
 		}
 		j.s.Emit(level, "apply_errored", fmt.Sprintf("%s: %s: %v", a.Address, e.Kind, e.Err), map[string]any{"hook": hook})
 	}
+}
+
+// hookStatus is one line about a hook command that finished.
+func hookStatus(e apply.Event) string {
+	h := e.Hook
+	what := fmt.Sprintf("hook %s %s", h.Hook.Name, h.Phase)
+	switch {
+	case e.Err == nil:
+		return fmt.Sprintf("%s done after %s", what, h.Elapsed.Round(time.Millisecond))
+	case h.Continued:
+		return fmt.Sprintf("%s failed, snapshotting anyway (on_pre_failure = \"continue\"): %v", what, e.Err)
+	}
+	return fmt.Sprintf("%s failed: %v", what, e.Err)
 }

@@ -7,7 +7,9 @@
 // (package zfs) with the scripted output and the stderr texts and exit
 // codes of OpenZFS 2.2/2.3. Anything it does not model fails with exit 2
 // and "fake zfs: unsupported command", so zplan never silently relies on
-// behaviour the fake does not have.
+// behaviour the fake does not have. Programs other than zfs (snapshot
+// hooks) run only when a test registers them (AddProgram); any other
+// absolute path is "not found" (exit 127).
 //
 // Space is modelled as chunks of data with a birth and a death txg, which
 // gives exact used/referenced/written for snapshots and filesystems.
@@ -94,9 +96,12 @@ type Host struct {
 	usedCache map[*dataset]uint64 // per listing; see used
 	children  map[string][]*dataset
 
-	commands  [][]string
-	failures  []failure
-	interrupt int64 // bytes after which the next send breaks; 0: none
+	commands [][]string
+	failures []failure
+	// programs are the non-zfs commands a test registered (programs.go).
+	programs     map[string]Program
+	programCalls []ProgramCall
+	interrupt    int64 // bytes after which the next send breaks; 0: none
 }
 
 var _ remote.Host = (*Host)(nil)
@@ -224,6 +229,9 @@ func (h *Host) Run(ctx context.Context, c remote.Cmd) error {
 	// data its sender wrote, as a real receiver that was already running.
 	if err := ctx.Err(); err != nil && !isRecv(argv) {
 		return fmt.Errorf("%s: %s: %w", h.name, strings.Join(argv, " "), err)
+	}
+	if ok, err := h.runProgram(ctx, c); ok {
+		return err
 	}
 	r := &run{h: h, ctx: ctx, argv: argv, cmd: c}
 	return r.dispatch()
