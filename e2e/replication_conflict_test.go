@@ -97,7 +97,7 @@ func TestDivergedTargetRefused(t *testing.T) {
 	}
 
 	// 2. Data written on the target since the common snapshot.
-	l.Sh(t, "zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/theirs bs=1M count=1 status=none && sync && zfs umount "+tds)
+	l.Sh(t, "zfs set readonly=off "+tds+" && zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/theirs bs=1M count=1 status=none && sync && zfs umount "+tds)
 	writeRandom(t, l, sds, 1)
 	z.advance(5 * time.Minute)
 	out, code = z.plan()
@@ -133,7 +133,7 @@ func TestDivergedTargetRollbackDeclared(t *testing.T) {
 	z.mustApply()
 	base := checkEdgeInSync(t, l, sds, tds, "r1")
 
-	l.Sh(t, "zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/theirs bs=1M count=1 status=none && "+
+	l.Sh(t, "zfs set readonly=off "+tds+" && zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/theirs bs=1M count=1 status=none && "+
 		"zfs snapshot "+tds+"@mine && dd if=/dev/urandom of=/"+tds+"/more bs=1M count=1 status=none && sync && zfs umount "+tds)
 	writeRandom(t, l, sds, 1)
 	z.advance(5 * time.Minute)

@@ -200,7 +200,7 @@ func TestSavedPlanStaleRollbackWrittenOnRealZFS(t *testing.T) {
 	z.mustApply()
 	checkEdgeInSync(t, l, sds, tds, "r1")
 
-	l.Sh(t, "zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/theirs bs=1M count=1 status=none && "+
+	l.Sh(t, "zfs set readonly=off "+tds+" && zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/theirs bs=1M count=1 status=none && "+
 		"zfs snapshot "+tds+"@mine && dd if=/dev/urandom of=/"+tds+"/more bs=1M count=1 status=none && sync && zfs umount "+tds)
 	seen := prop(t, l, tds, "written")
 	writeRandom(t, l, sds, 1)
@@ -210,7 +210,7 @@ func TestSavedPlanStaleRollbackWrittenOnRealZFS(t *testing.T) {
 		t.Fatalf("plan has no rollback of %s:\n%s", tds, out)
 	}
 	// More is written to the target after planning.
-	l.Sh(t, "zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/later bs=1M count=1 status=none && sync && zfs umount "+tds)
+	l.Sh(t, "zfs set readonly=off "+tds+" && zfs mount "+tds+" && dd if=/dev/urandom of=/"+tds+"/later bs=1M count=1 status=none && sync && zfs umount "+tds)
 	t.Logf("target written: %s when planned, %s now", seen, prop(t, l, tds, "written"))
 	applyFileStale(t, z, path, "written since its newest snapshot, the plan saw "+seen)
 	if !exists(t, l, tds+"@mine") {

@@ -26,6 +26,7 @@ type Progress struct {
 	now    func() time.Time
 	start  map[string]time.Time
 	last   map[string]time.Time
+	meters meters
 	every  time.Duration
 	bars   *terminalBars // tty only
 }
@@ -33,7 +34,7 @@ type Progress struct {
 // NewProgress reports to w (errors to errw); tty draws send progress
 // as bars redrawn in place.
 func NewProgress(w, errw io.Writer, tty bool) *Progress {
-	p := &Progress{w: w, errw: errw, tty: tty, now: time.Now, start: map[string]time.Time{}, last: map[string]time.Time{},
+	p := &Progress{w: w, errw: errw, tty: tty, now: time.Now, start: map[string]time.Time{}, last: map[string]time.Time{}, meters: meters{},
 		every: 10 * time.Second}
 	if tty {
 		p.bars = newTerminalBars(w, func() time.Time { return p.now() })
@@ -61,18 +62,32 @@ func verb(k plan.Kind) string {
 	return info.Verb
 }
 
-// sendStatus is bytes, rate and ETA of a send so far.
-func sendStatus(a *plan.Action, bytes int64, elapsed time.Duration) string {
-	rate := float64(bytes) / max(elapsed.Seconds(), 0.001)
-	line := fmt.Sprintf("%s sent, %s/s", plan.HumanBytes(bytes), plan.HumanBytes(int64(rate)))
+// sendStatus is bytes, the moving-window rate and, once it means
+// something (see meter.eta), the ETA of a send so far.
+func sendStatus(a *plan.Action, m *meter, now time.Time) string {
+	rate := m.rateAt(now)
+	line := fmt.Sprintf("%s sent, %s/s", plan.HumanBytes(m.bytes), plan.HumanBytes(int64(rate)))
 	if a.Estimate > 0 {
-		pct := min(100*float64(bytes)/float64(a.Estimate), 100)
-		line = fmt.Sprintf("%s of ~%s (%.0f%%), %s/s", plan.HumanBytes(bytes), plan.HumanBytes(a.Estimate), pct, plan.HumanBytes(int64(rate)))
-		if a.Estimate > bytes && rate > 0 {
-			line += fmt.Sprintf(", ETA %s", (time.Duration(float64(a.Estimate-bytes)/rate) * time.Second).Round(time.Second))
+		pct := min(100*float64(m.bytes)/float64(a.Estimate), 100)
+		line = fmt.Sprintf("%s of ~%s (%.0f%%), %s/s", plan.HumanBytes(m.bytes), plan.HumanBytes(a.Estimate), pct, plan.HumanBytes(int64(rate)))
+		if d, ok := m.eta(now, a.Estimate); ok {
+			line += ", ETA " + d.String()
 		}
 	}
 	return line
+}
+
+// meters keeps one meter per running send, started at its start event.
+type meters map[string]*meter
+
+func (ms meters) add(addr string, start, now time.Time, bytes int64) *meter {
+	m := ms[addr]
+	if m == nil {
+		m = &meter{start: start}
+		ms[addr] = m
+	}
+	m.add(now, bytes)
+	return m
 }
 
 // line prints one finished line: above the bars while they are drawn.
@@ -103,11 +118,12 @@ func (p *Progress) Report(e apply.Event) {
 			p.bars.progress(a, e.Bytes, p.start[a.Address])
 			return
 		}
+		m := p.meters.add(a.Address, p.start[a.Address], now, e.Bytes)
 		if now.Sub(p.last[a.Address]) < p.every {
 			return
 		}
 		p.last[a.Address] = now
-		fmt.Fprintf(p.w, "%s: %s\n", a.Address, sendStatus(a, e.Bytes, now.Sub(p.start[a.Address])))
+		fmt.Fprintf(p.w, "%s: %s\n", a.Address, sendStatus(a, m, now))
 	case apply.EventDone:
 		if p.bars != nil {
 			p.bars.end(a, true)
@@ -155,13 +171,14 @@ func bar(n, total int64) string {
 type JSONProgress struct {
 	mu    sync.Mutex
 	s     *render.Stream
-	start map[string]time.Time
-	last  map[string]time.Time
+	start  map[string]time.Time
+	last   map[string]time.Time
+	meters meters
 }
 
 // NewJSONProgress reports to s.
 func NewJSONProgress(s *render.Stream) *JSONProgress {
-	return &JSONProgress{s: s, start: map[string]time.Time{}, last: map[string]time.Time{}}
+	return &JSONProgress{s: s, start: map[string]time.Time{}, last: map[string]time.Time{}, meters: meters{}}
 }
 
 // Report implements apply.Reporter.
@@ -176,20 +193,19 @@ func (j *JSONProgress) Report(e apply.Event) {
 		j.start[a.Address] = now
 		j.s.Emit("info", "apply_start", a.Address+": "+verb(a.Kind)+"...", map[string]any{"hook": hook})
 	case apply.EventProgress:
+		m := j.meters.add(a.Address, j.start[a.Address], now, e.Bytes)
 		if now.Sub(j.last[a.Address]) < time.Second {
 			return
 		}
 		j.last[a.Address] = now
-		el := now.Sub(j.start[a.Address])
-		rate := float64(e.Bytes) / max(el.Seconds(), 0.001)
 		hook["bytes"] = e.Bytes
 		hook["estimate"] = a.Estimate
-		hook["bytes_per_second"] = int64(rate)
-		hook["elapsed_seconds"] = el.Seconds()
-		if a.Estimate > e.Bytes && rate > 0 {
-			hook["eta_seconds"] = int64(float64(a.Estimate-e.Bytes) / rate)
+		hook["bytes_per_second"] = int64(m.rateAt(now))
+		hook["elapsed_seconds"] = now.Sub(j.start[a.Address]).Seconds()
+		if d, ok := m.eta(now, a.Estimate); ok {
+			hook["eta_seconds"] = int64(d.Seconds())
 		}
-		j.s.Emit("info", "apply_progress", a.Address+": "+sendStatus(a, e.Bytes, el), map[string]any{"hook": hook})
+		j.s.Emit("info", "apply_progress", a.Address+": "+sendStatus(a, m, now), map[string]any{"hook": hook})
 	case apply.EventDone:
 		hook["already_done"] = e.AlreadyDone
 		hook["elapsed_seconds"] = now.Sub(j.start[a.Address]).Seconds()

@@ -37,10 +37,14 @@ func TestProgressLines(t *testing.T) {
 	p.Report(apply.Event{Kind: apply.EventStart, Action: a})
 	now = now.Add(20 * time.Second)
 	p.Report(apply.Event{Kind: apply.EventProgress, Action: a, Bytes: 1 << 20})
-	p.Report(apply.Event{Kind: apply.EventProgress, Action: a, Bytes: 2 << 20}) // within 10s: dropped
+	p.Report(apply.Event{Kind: apply.EventProgress, Action: a, Bytes: 1 << 20}) // within 10s: dropped
+	now = now.Add(10 * time.Second)
+	p.Report(apply.Event{Kind: apply.EventProgress, Action: a, Bytes: 3 << 19}) // the same rate: now an ETA
 	p.Report(apply.Event{Kind: apply.EventDone, Action: a})
 	p.Report(apply.Event{Kind: apply.EventFailed, Action: a, Err: errors.New("boom")})
-	want := "send.x: sending...\nsend.x: 1.0 MiB of ~4.0 MiB (25%), 51.2 KiB/s, ETA 1m0s\nsend.x: done after 20s\n"
+	// No ETA from the first sample: the rate has not been seen steady.
+	want := "send.x: sending...\nsend.x: 1.0 MiB of ~4.0 MiB (25%), 51.2 KiB/s\n" +
+		"send.x: 1.5 MiB of ~4.0 MiB (38%), 51.2 KiB/s, ETA 50s\nsend.x: done after 30s\n"
 	if out.String() != want || errw.String() != "send.x: failed: boom\n" {
 		t.Fatalf("stdout %q\nwant   %q\nstderr %q", out.String(), want, errw.String())
 	}
