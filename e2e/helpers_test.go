@@ -128,11 +128,11 @@ type applyProc struct {
 	err   error
 }
 
-// startApply starts zplan apply -auto-approve with its output read line
-// by line.
-func (z *zenv) startApply() *applyProc {
+// startApply starts zplan apply -auto-approve (and extra flags) with
+// its output read line by line.
+func (z *zenv) startApply(extra ...string) *applyProc {
 	z.t.Helper()
-	cmd := exec.Command(zplanBinary(z.t), z.args("apply", "-auto-approve")...)
+	cmd := exec.Command(zplanBinary(z.t), z.args(append([]string{"apply", "-auto-approve"}, extra...)...)...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {

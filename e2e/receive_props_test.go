@@ -36,7 +36,7 @@ func TestReplicaStaysReplica(t *testing.T) {
 	// Someone makes the replica writable and mountable at boot.
 	l.Run(t, "zfs", "set", "readonly=off", "canmount=on", tds)
 	out, code := z.plan()
-	if code != 0 || !strings.Contains(out, "~ set canmount=noauto readonly=on on "+tds) {
+	if code != 2 || !strings.Contains(out, "~ set canmount=noauto readonly=on on "+tds) {
 		t.Fatalf("plan (exit %d) does not set the replica's properties back:\n%s", code, out)
 	}
 	z.mustApply()

@@ -68,7 +68,7 @@ func SummaryLine(p *plan.Plan) string {
 	s := p.Summarize()
 	line := fmt.Sprintf("Plan: %d to create, %d to send (%s), %d to destroy", s.Create, s.Send, plan.HumanBytes(s.SendBytes), s.Destroy)
 	if s.Other > 0 {
-		line += fmt.Sprintf(", %d hold/bookmark change(s)", s.Other)
+		line += fmt.Sprintf(", %d hold/bookmark/property change(s)", s.Other)
 	}
 	return line + "."
 }
