@@ -245,7 +245,10 @@ func mdOrphans(head *bytes.Buffer, p *plan.Plan) {
 	if len(p.Orphans) == 0 {
 		return
 	}
-	fmt.Fprintf(head, "\n> [!NOTE]\n> **%d orphan(s)**: zplan holds or cursors of no configured edge:\n", len(p.Orphans))
+	if !bytes.HasSuffix(head.Bytes(), []byte("\n\n")) {
+		head.WriteString("\n")
+	}
+	fmt.Fprintf(head, "> [!NOTE]\n> **%d orphan(s)**: zplan holds or cursors of no configured edge:\n", len(p.Orphans))
 	for _, o := range p.Orphans {
 		fmt.Fprintf(head, "> - `%s:%s` (%s): %s\n", o.Host, o.Object(), o.Kind, mdEscape(o.Why))
 	}
