@@ -61,7 +61,8 @@ func Orphans(pol *desired.Policy, st *observe.State) []*plan.Orphan {
 					continue
 				}
 				if w := why(id, k); w != "" {
-					out = append(out, &plan.Orphan{Host: hn, Dataset: ds.Name, Kind: plan.OrphanCursor, Name: b.Name, Edge: id, Why: w})
+					out = append(out, &plan.Orphan{Host: hn, Dataset: ds.Name, Kind: plan.OrphanCursor, Name: b.Name, Edge: id, Why: w,
+						Kept: cursorInUse(pol, st, ds, b.Name)})
 				}
 			}
 		}
@@ -72,6 +73,26 @@ func Orphans(pol *desired.Policy, st *observe.State) []*plan.Orphan {
 			b.Host+"\x00"+b.Dataset+"\x00"+string(b.Kind)+"\x00"+b.Name+"\x00"+b.Snapshot
 	})
 	return out
+}
+
+// cursorInUse says which configured edge from ds may send from bookmark
+// name (its base, when the snapshot is gone: SourceVersion takes any
+// bookmark of the GUID), or whose target was not observed, so its base
+// is unknown; "" when none. Such a cursor stays (invariant 2) until the
+// edge has its own.
+func cursorInUse(pol *desired.Policy, st *observe.State, ds *observe.Dataset, name string) string {
+	for _, e := range pol.Edges {
+		if e.SourceDataset != ds.Name || datasetOf(st, e.SourceHost, e.SourceDataset) != ds {
+			continue
+		}
+		if st.Hosts[e.TargetHost] == nil {
+			return fmt.Sprintf("kept: the target of replication %s was not observed, which may send from it", e.ID)
+		}
+		if b, ok := FindBase(ds, datasetOf(st, e.TargetHost, e.TargetDataset), e.ID); ok && b.From == "#"+name {
+			return fmt.Sprintf("kept: replication %s sends from it until it has its own cursor", e.ID)
+		}
+	}
+	return ""
 }
 
 // releaseOrphans plans, with orphans = "release", one release per
@@ -101,6 +122,9 @@ func releaseOrphans(pol *desired.Policy, orphans []*plan.Orphan) []*plan.Action 
 			}
 			a.Snapshots = append(a.Snapshots, plan.SnapRef{Name: o.Snapshot})
 		case plan.OrphanCursor:
+			if o.Kept != "" {
+				continue
+			}
 			out = append(out, &plan.Action{
 				Address: plan.KindDestroyBookmark.Address(o.Host, o.Dataset+"#"+o.Name), Kind: plan.KindDestroyBookmark,
 				Host: o.Host, Dataset: o.Dataset, Bookmark: o.Name,

@@ -194,3 +194,45 @@ func TestReleaseOrphansOnFake(t *testing.T) {
 		t.Errorf("second plan: orphans %+v, actions %d, want none", p.Orphans, len(p.Actions))
 	}
 }
+
+// A renamed edge whose source pruned the common snapshot sends from the
+// old id's cursor: with orphans = "release" that cursor still stays (it
+// is the edge's base, invariant 2), and the plan says why.
+func TestOrphanCursorKeptWhileAnEdgeSendsFromIt(t *testing.T) {
+	data := fs("tank/data", snap("zplan_20261122T120000Z", 101, 11, "2026-11-22T12:00"))
+	old := plan.CursorName("old", 100)
+	data.Bookmarks = []*observe.Bookmark{bookmark(old, 100)}
+	st := state(
+		host("src", fs("tank"), data),
+		host("dst", fs("backup"), fs("backup/src"),
+			fs("backup/src/data", snap("zplan_20261122T114500Z", 100, 9, "2026-11-22T11:45", "zplan_last_old"))),
+	)
+	cfg := config(func(c *hclspec.Config) { c.Orphans = hclspec.OrphansRelease })
+	pol, err := desired.Resolve(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := diff.Plan(pol, st, now, diff.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendsFromOld, released := false, false
+	for _, a := range p.Actions {
+		switch {
+		case a.Kind == plan.KindDestroyBookmark && a.Bookmark == old:
+			t.Errorf("the edge's only base is destroyed: %s", a.Address)
+		case a.Send != nil && a.Send.From == "#"+old:
+			sendsFromOld = true
+		case a.Kind == plan.KindRelease && a.Tag == "zplan_last_old":
+			released = true
+		}
+	}
+	if !sendsFromOld || !released {
+		t.Errorf("want a send from #%s and old's hold released; actions %d, orphans %+v", old, len(p.Actions), p.Orphans)
+	}
+	for _, o := range p.Orphans {
+		if o.Kind == plan.OrphanCursor && !strings.Contains(o.Kept, "replication offsite sends from it") {
+			t.Errorf("orphan cursor %s: kept %q", o.Name, o.Kept)
+		}
+	}
+}

@@ -433,7 +433,7 @@ func (d *detector) orphans() {
 	}
 	for _, o := range d.in.Plan.Orphans {
 		d.add(Finding{Kind: Orphan, OrphanKind: o.Kind, Host: o.Host, Dataset: o.Dataset, Edge: o.Edge, Object: o.Object(),
-			Message: fmt.Sprintf("orphaned %s %s: %s", o.Kind, o.Name, o.Why), Fix: fix}, time.Time{})
+			Message: strings.TrimSuffix(fmt.Sprintf("orphaned %s %s: %s; %s", o.Kind, o.Name, o.Why, o.Kept), "; "), Fix: fix}, time.Time{})
 	}
 }
 

@@ -221,6 +221,9 @@ type Orphan struct {
 	Snapshot string     `json:"snapshot,omitempty"` // held snapshot (after '@')
 	Edge     string     `json:"edge"`               // replication id in the name
 	Why      string     `json:"why"`
+	// Kept, for a cursor, says why the plan keeps it even with orphans =
+	// "release": a configured edge sends from it (invariant 2).
+	Kept string `json:"kept,omitempty"`
 }
 
 // Object is the orphan as zfs names it: fs@snap TAG or fs#bookmark.

@@ -174,12 +174,19 @@ func showOrphans(w io.Writer, p *plan.Plan) {
 	}
 	fmt.Fprintf(w, "Orphans: %d zplan hold(s) or cursor(s) of no configured edge:\n", len(p.Orphans))
 	for _, o := range p.Orphans {
-		fmt.Fprintf(w, "  ? %s:%s (%s): %s\n", o.Host, o.Object(), o.Kind, o.Why)
+		fmt.Fprintf(w, "  ? %s:%s (%s): %s%s\n", o.Host, o.Object(), o.Kind, o.Why, kept(o))
 	}
 	if !releasesOrphans(p) {
 		fmt.Fprintf(w, "      %s\n", plan.OrphansHint)
 	}
 	fmt.Fprintln(w)
+}
+
+func kept(o *plan.Orphan) string {
+	if o.Kept == "" {
+		return ""
+	}
+	return "; " + o.Kept
 }
 
 // releasesOrphans: the plan has the actions orphans = "release" plans.

@@ -250,7 +250,7 @@ func mdOrphans(head *bytes.Buffer, p *plan.Plan) {
 	}
 	fmt.Fprintf(head, "> [!NOTE]\n> **%d orphan(s)**: zplan holds or cursors of no configured edge:\n", len(p.Orphans))
 	for _, o := range p.Orphans {
-		fmt.Fprintf(head, "> - `%s:%s` (%s): %s\n", o.Host, o.Object(), o.Kind, mdEscape(o.Why))
+		fmt.Fprintf(head, "> - `%s:%s` (%s): %s\n", o.Host, o.Object(), o.Kind, mdEscape(o.Why+kept(o)))
 	}
 	if !releasesOrphans(p) {
 		fmt.Fprintf(head, ">\n> %s\n", mdEscape(plan.OrphansHint))
