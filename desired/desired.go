@@ -26,6 +26,13 @@ type Policy struct {
 	// Problems are configuration facts that do not fit the hosts (a named
 	// dataset that does not exist); they become conflicts in the plan.
 	Problems []Problem
+	// Replications maps every configured replication id to whether its
+	// edges are complete: its source host was observed and none of the
+	// datasets it selects was set aside. Only then is a hold or cursor of
+	// that id on a dataset no edge names an orphan.
+	Replications map[string]bool
+	// Orphans is what the plan does with orphaned holds and cursors.
+	Orphans hclspec.Orphans
 }
 
 // Problem is something the policy cannot do on one host/dataset, or
@@ -145,7 +152,7 @@ func (e *Edge) ReceiveFor(t zfs.Type) *plan.Receive {
 // Resolve expands dataset patterns against the observed hosts and
 // compiles schedules and retention rules.
 func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
-	p := &Policy{}
+	p := &Policy{Replications: map[string]bool{}, Orphans: cfg.Orphans.OrDefault()}
 	policies := map[string]*hclspec.SnapshotPolicy{}
 	for _, sp := range cfg.Snapshots {
 		policies[sp.Name] = sp
@@ -182,6 +189,7 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("replication %q: target retention: %w", r.Name, err)
 		}
+		p.Replications[r.ID] = complete(st, host, sel)
 		for _, ds := range p.selectDatasets(st, host, sel, r.ID) {
 			tgt := TargetName(r, ds)
 			p.Edges = append(p.Edges, &Edge{
@@ -307,6 +315,21 @@ func (p *Policy) selectDatasets(st *observe.State, host string, sel hclspec.Data
 	}
 	sort.Strings(out)
 	return out
+}
+
+// complete reports whether sel's datasets on host are all known: the
+// host was observed and observe set none of them aside.
+func complete(st *observe.State, host string, sel hclspec.DatasetSelector) bool {
+	h := st.Hosts[host]
+	if h == nil {
+		return false
+	}
+	for name := range h.Unreadable {
+		if matchesAny(sel.Include, name) && !matchesAny(sel.Exclude, name) {
+			return false
+		}
+	}
+	return true
 }
 
 // planHooks is the policy's hook blocks in the plan's form; the same

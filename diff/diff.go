@@ -41,7 +41,9 @@ func Plan(pol *desired.Policy, st *observe.State, now time.Time, opts Options) (
 	edges := planEdges(pol, st, now, virtual)
 	kept, destroys := retention(pol, st, now, opts.Explain, virtual, edges)
 
+	out.Orphans = Orphans(pol, st)
 	out.Actions = append(append(append(out.Actions, snapshots...), edges.actions...), destroys...)
+	out.Actions = append(out.Actions, releaseOrphans(pol, out.Orphans)...)
 	out.Conflicts = append(out.Conflicts, edges.conflicts...)
 	out.Kept = kept
 	out.Skipped = skipped

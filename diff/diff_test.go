@@ -351,6 +351,22 @@ func scenarios() []scenario {
 				}, Bookmarks: []*observe.Bookmark{cursor(1)}}),
 			),
 		},
+		{
+			// A removed replication's hold and cursor, and an excluded
+			// dataset's: listed, nothing planned for them (orphans = keep).
+			name: "orphans_listed",
+			cfg:  config(func(c *hclspec.Config) { c.Snapshots[0].Datasets.Exclude = []string{"tank/data/x"} }),
+			st:   orphanState(nil, []string{"zplan_last_old"}, bookmark(plan.CursorName("old", 100), 100)),
+		},
+		{
+			// The same with orphans = "release": released and destroyed.
+			name: "orphans_released",
+			cfg: config(func(c *hclspec.Config) {
+				c.Snapshots[0].Datasets.Exclude = []string{"tank/data/x"}
+				c.Orphans = hclspec.OrphansRelease
+			}),
+			st: orphanState(nil, []string{"zplan_last_old"}, bookmark(plan.CursorName("old", 100), 100)),
+		},
 	}
 }
 

@@ -227,7 +227,7 @@ func (p *planner) receiveProperties(e *desired.Edge, tgt *observe.Dataset) {
 	p.add(&plan.Action{
 		Address: plan.KindSetProperties.Address(e.TargetHost, e.TargetDataset), Kind: plan.KindSetProperties,
 		Host: e.TargetHost, Dataset: e.TargetDataset, Properties: set,
-		Reason: fmt.Sprintf("replication.%s: %s; the target's receive properties set %s", e.Name, strings.Join(why, ", "), strings.Join(zfs.SetArgv("", set)[2:2+len(set)], " ")),
+		Reason:        fmt.Sprintf("replication.%s: %s; the target's receive properties set %s", e.Name, strings.Join(why, ", "), strings.Join(zfs.SetArgv("", set)[2:2+len(set)], " ")),
 		Preconditions: []plan.Precondition{{Host: e.TargetHost, Kind: plan.PreExists, Object: e.TargetDataset, GUID: tgt.GUID}},
 	})
 }

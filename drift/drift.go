@@ -14,6 +14,7 @@ import (
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/diff"
+	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/hclspec/timespec"
 	"github.com/zplan/zplan/observe"
 	"github.com/zplan/zplan/plan"
@@ -36,6 +37,9 @@ const (
 	// the last quarter of keep_unsent_for (warning) or past it (error:
 	// retention gives up unsent snapshots it would not otherwise keep).
 	UnsentExpiring Kind = "unsent_expiring"
+	// Orphan: a zplan hold or cursor bookmark of no configured edge (the
+	// plan's Orphans); it supersedes foreign_hold for the same hold.
+	Orphan Kind = "orphan"
 )
 
 // Finding is one piece of drift.
@@ -56,6 +60,8 @@ type Finding struct {
 	Fix string `json:"fix,omitempty"`
 	// ConflictKind is the plan conflict's kind, for Conflict findings.
 	ConflictKind plan.ConflictKind `json:"conflict_kind,omitempty"`
+	// OrphanKind is hold or cursor, for Orphan findings.
+	OrphanKind plan.OrphanKind `json:"orphan_kind,omitempty"`
 }
 
 // Input is what drift compares.
@@ -153,6 +159,7 @@ func Detect(in Input) *Report {
 	d.edges()
 	d.conflicts()
 	d.tokensAndHolds()
+	d.orphans()
 	d.retention()
 	d.status()
 	d.unsent()
@@ -415,6 +422,34 @@ func (d *detector) conflicts() {
 	}
 }
 
+// orphans reports the plan's orphans, with what to do about them.
+func (d *detector) orphans() {
+	if d.in.Plan == nil {
+		return
+	}
+	fix := "zplan apply releases it (orphans = \"release\")"
+	if d.in.Policy.Orphans != hclspec.OrphansRelease {
+		fix = plan.OrphansHint
+	}
+	for _, o := range d.in.Plan.Orphans {
+		d.add(Finding{Kind: Orphan, OrphanKind: o.Kind, Host: o.Host, Dataset: o.Dataset, Edge: o.Edge, Object: o.Object(),
+			Message: strings.TrimSuffix(fmt.Sprintf("orphaned %s %s: %s; %s", o.Kind, o.Name, o.Why, o.Kept), "; "), Fix: fix}, time.Time{})
+	}
+}
+
+// orphaned reports whether the plan lists obj (fs@snap TAG) as an orphan.
+func (d *detector) orphaned(host, obj string) bool {
+	if d.in.Plan == nil {
+		return false
+	}
+	for _, o := range d.in.Plan.Orphans {
+		if o.Host == host && o.Object() == obj {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *detector) tokensAndHolds() {
 	if d.in.State == nil {
 		return
@@ -446,6 +481,9 @@ func (d *detector) tokensAndHolds() {
 			for _, s := range ds.Snapshots {
 				for _, tag := range s.Holds {
 					obj := ds.Name + "@" + s.Name + " " + tag
+					if d.orphaned(hn, obj) {
+						continue
+					}
 					if edge, ok := plan.ParseStepTag(tag); ok {
 						switch {
 						case !edges[edge]:

@@ -116,12 +116,24 @@ func TestDetect(t *testing.T) {
 			want: map[drift.Kind]int{drift.NewDataset: 1},
 		},
 		{
-			name: "stale step hold and foreign hold", now: t0.Add(2 * time.Minute),
+			// The hold of an id no longer configured is an orphan (the
+			// plan lists it), not also a foreign hold.
+			name: "stale step hold and orphaned hold", now: t0.Add(2 * time.Minute),
 			setup: func(w *zfsfake.World) {
 				run(w.Host("src"), "zfs", "hold", "zplan_step_offsite", "tank/data@zplan_20261122T120000Z")
 				run(w.Host("dst"), "zfs", "hold", "zplan_last_gone", "backup/src/data@zplan_20261122T120000Z")
 			},
-			want: map[drift.Kind]int{drift.StaleHold: 1, drift.ForeignHold: 1},
+			want: map[drift.Kind]int{drift.StaleHold: 1, drift.Orphan: 1},
+		},
+		{
+			// An orphaned cursor, and a hold that only looks like zplan's
+			// (an id no configuration accepts) stays a foreign hold.
+			name: "orphaned cursor and odd foreign hold", now: t0.Add(2 * time.Minute),
+			setup: func(w *zfsfake.World) {
+				run(w.Host("src"), "zfs", "bookmark", "tank/data@zplan_20261122T120000Z", "tank/data#zplan_cursor_00000000000000aa_gone")
+				run(w.Host("dst"), "zfs", "hold", "zplan_last_not an id", "backup/src/data@zplan_20261122T120000Z")
+			},
+			want: map[drift.Kind]int{drift.Orphan: 1, drift.ForeignHold: 1},
 		},
 		{
 			name: "cursor missing", now: t0.Add(2 * time.Minute),

@@ -14,6 +14,8 @@ type Config struct {
 	Hosts        []*Host
 	Snapshots    []*SnapshotPolicy
 	Replications []*Replication
+	// Orphans is the settings block's orphans ("" is the default, keep).
+	Orphans Orphans
 	// Files maps file names to their source, for rendering diagnostics.
 	Files map[string]*hcl.File
 	// Hash is a stable hash of the configuration's source files; saved

@@ -36,6 +36,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "host", LabelNames: []string{"name"}},
 	{Type: "snapshots", LabelNames: []string{"name"}},
 	{Type: "replication", LabelNames: []string{"name"}},
+	{Type: "settings"},
 }}
 
 type decoder struct {
@@ -100,6 +101,7 @@ func (d *decoder) decode(files []*hcl.File) {
 	}
 	d.variables(byType["variable"])
 	d.locals(byType["locals"])
+	d.settings(byType["settings"])
 	d.hosts = map[string]*Host{}
 	for _, b := range uniqueLabels(d, byType["host"], "host") {
 		if h := d.host(b); h != nil {

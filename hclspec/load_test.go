@@ -189,6 +189,24 @@ func TestLoadCommandTimeout(t *testing.T) {
 	}
 }
 
+func TestLoadSettings(t *testing.T) {
+	for _, c := range []struct {
+		files map[string]string
+		want  Orphans
+	}{
+		{map[string]string{"main.hcl": "host \"nas\" {}\n"}, OrphansKeep},
+		{map[string]string{"main.hcl": "settings {\n  orphans = \"release\"\n}\n"}, OrphansRelease},
+	} {
+		cfg, diags := load(t, c.files)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if got := cfg.Orphans.OrDefault(); got != c.want {
+			t.Errorf("orphans %q, want %q", got, c.want)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -198,7 +216,9 @@ func TestLoadErrors(t *testing.T) {
 		line    int    // 0: no subject expected / not checked
 	}{
 		{"syntax", map[string]string{"main.hcl": "host \"x\" {\n  address = \n}\n"}, "Invalid expression", "", 2},
-		{"unknown block", map[string]string{"main.hcl": "hosts \"x\" {}\n"}, "Unsupported block type", "variable, locals, host, snapshots, replication", 1},
+		{"unknown block", map[string]string{"main.hcl": "hosts \"x\" {}\n"}, "Unsupported block type", "variable, locals, host, snapshots, replication, settings", 1},
+		{"bad orphans", map[string]string{"main.hcl": "settings {\n  orphans = \"destroy\"\n}\n"}, "Invalid orphans", `"keep", "release"`, 2},
+		{"two settings", map[string]string{"a.hcl": "settings {}\n", "b.hcl": "\nsettings {}\n"}, "Duplicate settings block", "only one settings block", 2},
 		{"unknown argument", map[string]string{"main.hcl": "host \"x\" {\n  adress = \"a\"\n}\n"}, "Unsupported argument", `Did you mean "address"?`, 2},
 		{"duplicate host", map[string]string{"a.hcl": "host \"x\" {}\n", "b.hcl": "\n\nhost \"x\" {}\n"}, "Duplicate host block", "already declared at", 3},
 		{"bad name", map[string]string{"main.hcl": "host \"my nas\" {}\n"}, "Invalid host name", "must start with a letter", 1},

@@ -72,3 +72,18 @@ func ParseCursor(name string) (edge string, guid uint64, ok bool) {
 	}
 	return rest[cursorGUIDLen+1:], guid, true
 }
+
+// PlausibleEdge reports whether id could be an edge id zplan named a
+// hold or bookmark after. A tag that only starts like zplan's, with text
+// no configuration accepts as an id, belongs to some other tool.
+func PlausibleEdge(id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_-.:", c)) {
+			return false
+		}
+	}
+	return true
+}

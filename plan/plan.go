@@ -27,6 +27,10 @@ type Plan struct {
 	// Skipped lists the scheduled snapshots skip_unchanged left out. It is
 	// for display: apply reads nothing from it.
 	Skipped []*Skipped `json:"skipped,omitempty"`
+	// Orphans lists zplan's holds and cursor bookmarks that no configured
+	// edge owns. It is for display: with orphans = "release" the plan
+	// also has the release and destroy_bookmark actions for them.
+	Orphans []*Orphan `json:"orphans,omitempty"`
 	// Targets are the -target selections of a partial plan (nil: the
 	// whole plan).
 	Targets []string `json:"targets,omitempty"`
@@ -197,6 +201,41 @@ type Skipped struct {
 	Slot    time.Time `json:"slot"`   // the schedule slot that came due
 	Since   string    `json:"since"`  // snapshot name (after '@')
 }
+
+// OrphanKind is what an orphan is: a hold tag or a cursor bookmark.
+type OrphanKind string
+
+const (
+	OrphanHold   OrphanKind = "hold"
+	OrphanCursor OrphanKind = "cursor"
+)
+
+// Orphan is one of zplan's holds (on Snapshot) or cursor bookmarks (Name)
+// whose replication id is not configured, or whose edge no longer covers
+// Dataset.
+type Orphan struct {
+	Host     string     `json:"host"`
+	Dataset  string     `json:"dataset"`
+	Kind     OrphanKind `json:"kind"`
+	Name     string     `json:"name"`               // hold tag, or bookmark name (after '#')
+	Snapshot string     `json:"snapshot,omitempty"` // held snapshot (after '@')
+	Edge     string     `json:"edge"`               // replication id in the name
+	Why      string     `json:"why"`
+	// Kept, for a cursor, says why the plan keeps it even with orphans =
+	// "release": a configured edge sends from it (invariant 2).
+	Kept string `json:"kept,omitempty"`
+}
+
+// Object is the orphan as zfs names it: fs@snap TAG or fs#bookmark.
+func (o *Orphan) Object() string {
+	if o.Kind == OrphanHold {
+		return o.Dataset + "@" + o.Snapshot + " " + o.Name
+	}
+	return o.Dataset + "#" + o.Name
+}
+
+// OrphansHint is what a plan with orphans tells the user.
+const OrphansHint = `declare orphans = "release" in a settings block to release them; zplan never destroys an orphaned replica or its snapshots`
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return len(p.Actions) == 0 }

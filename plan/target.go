@@ -116,6 +116,12 @@ func (p *Plan) Select(targets []string) *Plan {
 			out.Skipped = append(out.Skipped, k)
 		}
 	}
+	out.Orphans = nil
+	for _, o := range p.Orphans {
+		if matchAny(targets, func(t string) bool { return o.Host == t || matchEdge(o.Edge, t) || matchDataset(o.Host, o.Dataset, t) }) {
+			out.Orphans = append(out.Orphans, o)
+		}
+	}
 	return &out
 }
 

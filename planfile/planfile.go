@@ -154,6 +154,11 @@ func Decode(r io.Reader) (*File, error) {
 			return nil, fmt.Errorf("%w: a null skipped entry", ErrNotPlan)
 		}
 	}
+	for _, o := range f.Plan.Orphans {
+		if o == nil {
+			return nil, fmt.Errorf("%w: a null orphan entry", ErrNotPlan)
+		}
+	}
 	if f.Plan.ZplanVersion != f.ZplanVersion || f.Plan.ConfigHash != f.ConfigHash {
 		return nil, errors.New("plan file is inconsistent: envelope and plan disagree on version or config hash")
 	}

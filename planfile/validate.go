@@ -8,6 +8,7 @@ import (
 
 	"github.com/zplan/zplan/desired"
 	"github.com/zplan/zplan/diff"
+	"github.com/zplan/zplan/hclspec"
 	"github.com/zplan/zplan/plan"
 	"github.com/zplan/zplan/zfs"
 )
@@ -57,11 +58,15 @@ type index struct {
 	bySource map[key][]*desired.Edge
 	byTarget map[key][]*desired.Edge
 	parents  map[key]bool // parents of edge targets a placeholder may create
+	// orphans and replications: what releases of orphans may name.
+	orphans      hclspec.Orphans
+	replications map[string]bool
 }
 
 func newIndex(pol *desired.Policy) *index {
 	ix := &index{rules: pol.Snapshots, hosts: map[string]bool{}, snap: map[key][]*desired.SnapshotRule{}, ret: map[key][]*desired.RetentionRule{},
-		bySource: map[key][]*desired.Edge{}, byTarget: map[key][]*desired.Edge{}, parents: map[key]bool{}}
+		bySource: map[key][]*desired.Edge{}, byTarget: map[key][]*desired.Edge{}, parents: map[key]bool{},
+		orphans: pol.Orphans, replications: pol.Replications}
 	for _, r := range pol.Snapshots {
 		ix.hosts[r.Host] = true
 		ix.snap[key{r.Host, r.Dataset}] = append(ix.snap[key{r.Host, r.Dataset}], r)
@@ -182,9 +187,16 @@ func (v *validator) action() {
 		if !destroySafe(a.Bookmark) {
 			v.bad(RuleUnsafeName, "bookmark %q contains '%%' or ','", a.Bookmark)
 		}
+		if id, guid, ok := plan.ParseCursor(a.Bookmark); ok && plan.CursorName(id, guid) == a.Bookmark && v.orphan(id) {
+			return
+		}
 		v.cursorOf(v.ix.bySource[k], a.Bookmark)
 	case plan.KindHold, plan.KindRelease:
 		v.wantAddress(a.Kind.Address(a.Host, a.Dataset+"@"+a.Tag))
+		if id, ok := plan.ParseEdgeTag(a.Tag); ok && a.Kind == plan.KindRelease && v.orphan(id) {
+			v.names(a.Snapshots)
+			return
+		}
 		v.holdTag()
 		v.names(a.Snapshots)
 	case plan.KindBookmark:
@@ -378,6 +390,22 @@ func (v *validator) cursorOf(edges []*desired.Edge, name string) {
 	if !ok || !slices.ContainsFunc(edges, func(e *desired.Edge) bool { return e.ID == id }) || plan.CursorName(id, guid) != name {
 		v.bad(RuleNames, "bookmark %q is not a replication cursor of an edge of %s:%s", name, a.Host, a.Dataset)
 	}
+}
+
+// orphan: the configuration declares orphans = "release" and id, from
+// a name of zplan's form, is an orphan's on the action's dataset: not a
+// configured replication id, or one whose edges do not name the dataset.
+func (v *validator) orphan(id string) bool {
+	a := v.a
+	if v.ix.orphans != hclspec.OrphansRelease || !plan.PlausibleEdge(id) {
+		return false
+	}
+	if _, configured := v.ix.replications[id]; !configured {
+		return true
+	}
+	k := key{a.Host, a.Dataset}
+	owns := func(e *desired.Edge) bool { return e.ID == id }
+	return !slices.ContainsFunc(v.ix.bySource[k], owns) && !slices.ContainsFunc(v.ix.byTarget[k], owns)
 }
 
 // holdTag: the last-received tag on an edge's target, or (release only)

@@ -26,6 +26,7 @@ func (st *Styles) Human(w io.Writer, p *plan.Plan, explain bool) {
 	if p.Empty() && len(p.Conflicts) == 0 {
 		bold.Fprintln(w, "No changes. The hosts match the configuration.")
 		showSkipped(w, p)
+		showOrphans(w, p)
 		explainKept(w, p, explain)
 		return
 	}
@@ -55,6 +56,7 @@ func (st *Styles) Human(w io.Writer, p *plan.Plan, explain bool) {
 		fmt.Fprintln(w)
 	}
 	showSkipped(w, p)
+	showOrphans(w, p)
 	explainKept(w, p, explain)
 	if p.Empty() {
 		bold.Fprintln(w, "No changes to make; see the conflicts above.")
@@ -163,6 +165,38 @@ func showSkipped(w io.Writer, p *plan.Plan) {
 		fmt.Fprintf(w, "  = %s:%s: skipped: unchanged since @%s (snapshots.%s, slot %s)\n", k.Host, k.Dataset, k.Since, k.Policy, k.Slot.Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
+}
+
+// showOrphans lists zplan's holds and cursors no configured edge owns.
+func showOrphans(w io.Writer, p *plan.Plan) {
+	if len(p.Orphans) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Orphans: %d zplan hold(s) or cursor(s) of no configured edge:\n", len(p.Orphans))
+	for _, o := range p.Orphans {
+		fmt.Fprintf(w, "  ? %s:%s (%s): %s%s\n", o.Host, o.Object(), o.Kind, o.Why, kept(o))
+	}
+	if !releasesOrphans(p) {
+		fmt.Fprintf(w, "      %s\n", plan.OrphansHint)
+	}
+	fmt.Fprintln(w)
+}
+
+func kept(o *plan.Orphan) string {
+	if o.Kept == "" {
+		return ""
+	}
+	return "; " + o.Kept
+}
+
+// releasesOrphans: the plan has the actions orphans = "release" plans.
+func releasesOrphans(p *plan.Plan) bool {
+	for _, a := range p.Actions {
+		if strings.HasPrefix(a.Reason, "orphan: ") {
+			return true
+		}
+	}
+	return false
 }
 
 func explainKept(w io.Writer, p *plan.Plan, explain bool) {

@@ -26,6 +26,7 @@ func Markdown(w io.Writer, p *plan.Plan) error {
 	s := p.Summarize()
 	if p.Empty() && len(p.Conflicts) == 0 {
 		fmt.Fprintf(&head, "### zplan: no changes\n\nThe hosts match the configuration (plan time %s).\n", p.Time.Format("2006-01-02T15:04:05Z"))
+		mdOrphans(&head, p)
 		_, err := w.Write(head.Bytes())
 		return err
 	}
@@ -87,6 +88,7 @@ func Markdown(w io.Writer, p *plan.Plan) error {
 		}
 		head.WriteString("\n")
 	}
+	mdOrphans(&head, p)
 	var full bytes.Buffer
 	Plain.Human(&full, p, len(p.Kept) > 0)
 	return writeWithDetails(w, head.Bytes(), fmt.Sprintf("Full plan (%d actions)", len(p.Actions)), full.String())
@@ -236,4 +238,22 @@ func age(sec int64) string {
 		return fmt.Sprintf("%dm%02ds", d/60, d%60)
 	}
 	return fmt.Sprintf("%ds", d)
+}
+
+// mdOrphans notes zplan's holds and cursors no configured edge owns.
+func mdOrphans(head *bytes.Buffer, p *plan.Plan) {
+	if len(p.Orphans) == 0 {
+		return
+	}
+	if !bytes.HasSuffix(head.Bytes(), []byte("\n\n")) {
+		head.WriteString("\n")
+	}
+	fmt.Fprintf(head, "> [!NOTE]\n> **%d orphan(s)**: zplan holds or cursors of no configured edge:\n", len(p.Orphans))
+	for _, o := range p.Orphans {
+		fmt.Fprintf(head, "> - `%s:%s` (%s): %s\n", o.Host, o.Object(), o.Kind, mdEscape(o.Why+kept(o)))
+	}
+	if !releasesOrphans(p) {
+		fmt.Fprintf(head, ">\n> %s\n", mdEscape(plan.OrphansHint))
+	}
+	head.WriteString("\n")
 }

@@ -15,7 +15,7 @@ import (
 // driftKinds is every drift finding kind, so zplan_drift_findings has a
 // zero for each kind that was not found.
 var driftKinds = []drift.Kind{drift.MissingSnapshot, drift.NewDataset, drift.ReplicationLag, drift.Conflict,
-	drift.InterruptedReceive, drift.StaleHold, drift.ForeignHold, drift.CursorMismatch, drift.RetentionOverdue, drift.UnsentExpiring}
+	drift.InterruptedReceive, drift.StaleHold, drift.ForeignHold, drift.CursorMismatch, drift.RetentionOverdue, drift.UnsentExpiring, drift.Orphan}
 
 // DriftMetrics writes r as Prometheus text exposition (format 0.0.4, what
 // node_exporter's textfile collector reads), through a private registry
@@ -49,6 +49,7 @@ func DriftMetrics(w io.Writer, r *drift.Report) error {
 		tokens    = gauge("interrupted_receives", "Resume tokens of interrupted receives waiting on the host.", "host")
 		stale     = gauge("stale_holds", "zplan step holds with no send in flight.", "host")
 		foreign   = gauge("foreign_holds", "zplan step or last-received holds of no configured replication (orphaned holds).", "host")
+		orphans   = gauge("orphans", "zplan holds and cursor bookmarks of no configured edge, by host and kind (hold, cursor).", "host", "kind")
 		newDS     = gauge("new_datasets", "Datasets a snapshots policy selects that have no snapshot of it yet.", "host")
 		lastAp    = gauge("last_apply_timestamp_seconds", "Newest trace of an apply that changed something: the newest managed snapshot's name time or cursor bookmark's creation. Absent when there is none.")
 	)
@@ -86,6 +87,9 @@ func DriftMetrics(w io.Writer, r *drift.Report) error {
 		for _, g := range []*prometheus.GaugeVec{tokens, stale, foreign, newDS} {
 			g.WithLabelValues(h).Set(0)
 		}
+		for _, k := range []plan.OrphanKind{plan.OrphanHold, plan.OrphanCursor} {
+			orphans.WithLabelValues(h, string(k)).Set(0)
+		}
 	}
 	for _, f := range r.Findings {
 		switch f.Kind {
@@ -103,6 +107,8 @@ func DriftMetrics(w io.Writer, r *drift.Report) error {
 			foreign.WithLabelValues(f.Host).Inc()
 		case drift.NewDataset:
 			newDS.WithLabelValues(f.Host).Inc()
+		case drift.Orphan:
+			orphans.WithLabelValues(f.Host, string(f.OrphanKind)).Inc()
 		}
 	}
 	for _, e := range r.Edges {

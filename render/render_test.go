@@ -48,6 +48,10 @@ func samplePlan() *plan.Plan {
 		},
 		Conflicts: []*plan.Conflict{{Edge: "offsite", Host: "dst", Dataset: "backup/src/other", Message: "target has snapshots after the common base", Resolution: "roll back the target"}},
 		Skipped:   []*plan.Skipped{{Host: "src", Dataset: "tank/data/idle", Policy: "data", Slot: tPlan, Since: "zplan_20261122T114500Z"}},
+		Orphans: []*plan.Orphan{
+			{Host: "dst", Dataset: "backup/src/data", Kind: plan.OrphanHold, Name: "zplan_last_old", Snapshot: "zplan_20261122T114500Z", Edge: "old", Why: "replication id old is not configured"},
+			{Host: "src", Dataset: "tank/data/tmp", Kind: plan.OrphanCursor, Name: "zplan_cursor_000000000000000b_offsite", Edge: "offsite", Why: "dataset no longer replicated by offsite"},
+		},
 	}
 	g := &plan.GivenUp{Edges: []string{"offsite"}, KeepUnsentFor: "2w"}
 	p.Actions[2].Snapshots[0].Unsent = g
@@ -62,6 +66,8 @@ func sampleDrift() *drift.Report {
 			Message: "2 snapshot(s) behind src:tank/data; newest received @zplan_20261122T103000Z is 1h30m old", Since: &since, Age: 5400, Fix: "zplan apply sends the missing snapshots"},
 		{Kind: drift.Conflict, Severity: "error", Host: "dst", Dataset: "backup/src/other", Edge: "offsite", Message: "target has snapshots after the common base", Fix: "roll back the target"},
 		{Kind: drift.MissingSnapshot, Severity: "warning", Host: "src", Dataset: "tank/data", Message: "newest zplan_ snapshot is 1h30m0s old", Since: &since, Age: 5400},
+		{Kind: drift.Orphan, OrphanKind: plan.OrphanHold, Severity: "warning", Host: "dst", Dataset: "backup/src/data", Edge: "old", Object: "backup/src/data@zplan_20261122T114500Z zplan_last_old",
+			Message: "orphaned hold zplan_last_old: replication id old is not configured", Fix: plan.OrphansHint},
 	}}
 }
 

@@ -36,7 +36,7 @@ func TestRulesCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "SUCCESS: 7 rules found") {
+	if !strings.Contains(string(out), "SUCCESS: 8 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 }
@@ -44,7 +44,7 @@ func TestRulesCheck(t *testing.T) {
 // promtool test rules feeds the golden metrics (drift.prom.golden) as
 // constant series for two hours and checks which alerts fire: the lag,
 // blocked edge, unsent snapshots near keep_unsent_for, overdue snapshot,
-// conflict and waiting receive of the
+// conflict, waiting receive and orphaned hold of the
 // golden report do, with the labels the rules' summaries name; the
 // healthy edge and dataset do not.
 func TestRulesFireOnGoldenMetrics(t *testing.T) {
@@ -130,6 +130,12 @@ tests:
           - exp_labels: {severity: warning, host: dst}
             exp_annotations:
               summary: "an interrupted receive on dst has waited over an hour"
+      - eval_time: 2h
+        alertname: ZplanOrphans
+        exp_alerts:
+          - exp_labels: {severity: warning, host: dst, kind: hold}
+            exp_annotations:
+              summary: "zplan hold orphans on dst: holds or cursors of no configured edge (settings { orphans = \"release\" } releases them)"
       - eval_time: 2h
         alertname: ZplanDriftNotRunning
 `

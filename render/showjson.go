@@ -38,6 +38,7 @@ type ShowDocument struct {
 	Conflicts       []*plan.Conflict `json:"conflicts"`
 	Kept            []*plan.Kept     `json:"kept,omitempty"`
 	Skipped         []*plan.Skipped  `json:"skipped,omitempty"`
+	Orphans         []*plan.Orphan   `json:"orphans,omitempty"`
 	// Actions is the plan's own action list, for tools that want it
 	// unexpanded (with preconditions and dependencies).
 	Actions []*plan.Action `json:"actions"`
@@ -102,7 +103,7 @@ func NewShowDocument(p *plan.Plan) *ShowDocument {
 	d := &ShowDocument{
 		FormatVersion: ShowFormatVersion, ZplanVersion: p.ZplanVersion, PlanFormat: p.FormatVersion,
 		PlanTime: p.Time, ConfigHash: p.ConfigHash, Partial: len(p.Targets) > 0, Targets: p.Targets,
-		ResourceChanges: []ResourceChange{}, Conflicts: p.Conflicts, Kept: p.Kept, Skipped: p.Skipped, Actions: p.Actions,
+		ResourceChanges: []ResourceChange{}, Conflicts: p.Conflicts, Kept: p.Kept, Skipped: p.Skipped, Orphans: p.Orphans, Actions: p.Actions,
 	}
 	if d.Conflicts == nil {
 		d.Conflicts = []*plan.Conflict{}

@@ -105,6 +105,9 @@ func (s *Stream) Plan(p *plan.Plan, operation string) {
 	for _, k := range p.Skipped {
 		s.Emit("info", "skipped_snapshot", fmt.Sprintf("%s:%s: skipped: unchanged since @%s", k.Host, k.Dataset, k.Since), map[string]any{"skipped": k})
 	}
+	for _, o := range p.Orphans {
+		s.Emit("info", "orphan", fmt.Sprintf("%s:%s: orphan %s: %s", o.Host, o.Object(), o.Kind, o.Why), map[string]any{"orphan": o})
+	}
 	for _, c := range p.Conflicts {
 		// A diagnostic, as terraform's; conflict carries the kind (and
 		// host, edge) for pipelines, as in show -json.

@@ -169,8 +169,8 @@ func bar(n, total int64) string {
 // JSONProgress turns apply events into apply_* stream lines; send
 // progress at most once a second per action.
 type JSONProgress struct {
-	mu    sync.Mutex
-	s     *render.Stream
+	mu     sync.Mutex
+	s      *render.Stream
 	start  map[string]time.Time
 	last   map[string]time.Time
 	meters meters
