@@ -33,6 +33,33 @@ type Policy struct {
 	Replications map[string]bool
 	// Orphans is what the plan does with orphaned holds and cursors.
 	Orphans hclspec.Orphans
+	// Scope is, per host, the dataset subtrees this configuration
+	// manages: its policies' and replications' source roots and its target
+	// roots. Orphans are looked for only there: another configuration's
+	// holds and cursors on the same host are not this one's to list or
+	// release.
+	Scope map[string][]string
+}
+
+// InScope reports whether dataset on host is in a subtree the
+// configuration manages (see Policy.Scope).
+func (p *Policy) InScope(host, dataset string) bool {
+	for _, root := range p.Scope[host] {
+		if dataset == root || strings.HasPrefix(dataset, root+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Policy) addScope(host string, roots ...string) {
+	if p.Scope == nil {
+		p.Scope = map[string][]string{}
+	}
+	for _, r := range roots {
+		r, _ = strings.CutSuffix(r, "/**")
+		p.Scope[host] = append(p.Scope[host], r)
+	}
 }
 
 // Problem is something the policy cannot do on one host/dataset, or
@@ -165,6 +192,7 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 			return nil, fmt.Errorf("snapshots %q: %w", sp.Name, err)
 		}
 		hooks := planHooks(sp)
+		p.addScope(sp.Host, sp.Datasets.Include...)
 		for _, ds := range p.selectDatasets(st, sp.Host, sp.Datasets, "") {
 			p.Snapshots = append(p.Snapshots, &SnapshotRule{Policy: sp.Name, Host: sp.Host, Dataset: ds, Prefix: sp.Prefix, Schedule: sched, SkipUnchanged: sp.SkipUnchanged, Hooks: hooks})
 			p.Retention = append(p.Retention, &RetentionRule{
@@ -190,6 +218,8 @@ func Resolve(cfg *hclspec.Config, st *observe.State) (*Policy, error) {
 			return nil, fmt.Errorf("replication %q: target retention: %w", r.Name, err)
 		}
 		p.Replications[r.ID] = complete(st, host, sel)
+		p.addScope(host, sel.Include...)
+		p.addScope(r.TargetHost, r.TargetRoot)
 		for _, ds := range p.selectDatasets(st, host, sel, r.ID) {
 			tgt := TargetName(r, ds)
 			p.Edges = append(p.Edges, &Edge{

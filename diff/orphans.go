@@ -10,8 +10,9 @@ import (
 	"github.com/zplan/zplan/plan"
 )
 
-// Orphans lists zplan's holds and cursor bookmarks, on every observed
-// host, that no configured edge owns: their replication id is not
+// Orphans lists zplan's holds and cursor bookmarks, in the subtrees the
+// configuration manages (Policy.Scope) on every observed host, that no
+// configured edge owns: their replication id is not
 // configured, or the id's edges no longer name the dataset. Only names
 // of zplan's own forms count, so other tools' holds and bookmarks are
 // never listed. A configured edge's own datasets are not looked at here
@@ -43,6 +44,9 @@ func Orphans(pol *desired.Policy, st *observe.State) []*plan.Orphan {
 	var out []*plan.Orphan
 	for hn, h := range st.Hosts {
 		for _, ds := range h.Datasets {
+			if !pol.InScope(hn, ds.Name) {
+				continue
+			}
 			k := dsKey{hn, ds.Name}
 			for _, s := range ds.Snapshots {
 				for _, tag := range s.Holds {

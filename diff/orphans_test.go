@@ -61,6 +61,17 @@ func TestOrphans(t *testing.T) {
 			},
 		},
 		{
+			// Another configuration's datasets on the same hosts (outside
+			// tank/data and backup/src) are not this one's orphans, even
+			// with an id this configuration does not know.
+			name: "outside the configuration's subtrees",
+			cfg: config(func(c *hclspec.Config) {
+				c.Snapshots[0].Datasets.Include = []string{"tank/other/**"}
+				c.Replications[0].TargetRoot = "backup/elsewhere"
+			}),
+			st: orphanState([]string{"zplan_step_old"}, []string{"zplan_last_old"}, bookmark(plan.CursorName("old", 100), 100)),
+		},
+		{
 			name: "renamed id",
 			cfg:  config(func(c *hclspec.Config) { c.Replications[0].ID = "r2" }),
 			st:   orphanState(nil, nil),

@@ -61,12 +61,13 @@ type index struct {
 	// orphans and replications: what releases of orphans may name.
 	orphans      hclspec.Orphans
 	replications map[string]bool
+	inScope      func(host, dataset string) bool // Policy.InScope
 }
 
 func newIndex(pol *desired.Policy) *index {
 	ix := &index{rules: pol.Snapshots, hosts: map[string]bool{}, snap: map[key][]*desired.SnapshotRule{}, ret: map[key][]*desired.RetentionRule{},
 		bySource: map[key][]*desired.Edge{}, byTarget: map[key][]*desired.Edge{}, parents: map[key]bool{},
-		orphans: pol.Orphans, replications: pol.Replications}
+		orphans: pol.Orphans, replications: pol.Replications, inScope: pol.InScope}
 	for _, r := range pol.Snapshots {
 		ix.hosts[r.Host] = true
 		ix.snap[key{r.Host, r.Dataset}] = append(ix.snap[key{r.Host, r.Dataset}], r)
@@ -397,7 +398,7 @@ func (v *validator) cursorOf(edges []*desired.Edge, name string) {
 // configured replication id, or one whose edges do not name the dataset.
 func (v *validator) orphan(id string) bool {
 	a := v.a
-	if v.ix.orphans != hclspec.OrphansRelease || !plan.PlausibleEdge(id) {
+	if v.ix.orphans != hclspec.OrphansRelease || !plan.PlausibleEdge(id) || !v.ix.inScope(a.Host, a.Dataset) {
 		return false
 	}
 	if _, configured := v.ix.replications[id]; !configured {
