@@ -1,7 +1,6 @@
 package hclspec
 
 import (
-	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -107,16 +106,4 @@ func (d *decoder) receive(blocks []*hcl.Block, properties bool, where string) Re
 	}
 	slices.Sort(o.Inherit)
 	return o
-}
-
-// String shows the options as zfs recv flags, for hints and docs.
-func (o ReceiveOptions) String() string {
-	var parts []string
-	for _, k := range keys(o.Set) {
-		parts = append(parts, fmt.Sprintf("-o %s=%s", k, o.Set[k]))
-	}
-	for _, k := range o.Inherit {
-		parts = append(parts, "-x "+k)
-	}
-	return strings.Join(parts, " ")
 }
