@@ -51,7 +51,7 @@ func TestForgedResumeTokenRefused(t *testing.T) {
 	script := fmt.Sprintf(`#!/bin/bash
 set -o pipefail
 if [ "$1" = zfs ] && [ "$2" = list ]; then
-	"$@" | awk -F'\t' -v OFS='\t' -v ds='%s' -v tok='%s' '$1 == ds && NF == 12 { $12 = tok } { print }'
+	"$@" | awk -F'\t' -v OFS='\t' -v ds='%s' -v tok='%s' '$1 == ds && NF == 14 { $12 = tok } { print }'
 	exit
 fi
 if [ "$1" = zfs ] && [ "$2" = send ] && [ "$3" = -nv ]; then

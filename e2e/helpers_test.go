@@ -309,7 +309,10 @@ func exists(t *testing.T, l *lab.Lab, name string) bool {
 // mounted dataset ds.
 func writeRandom(t *testing.T, l *lab.Lab, ds string, mib int) {
 	t.Helper()
-	l.Sh(t, fmt.Sprintf("dd if=/dev/urandom of=/%s/f%d bs=1M count=%d status=none", ds, time.Now().UnixNano(), mib))
+	// zpool sync: written and referenced count the data only once its
+	// txg is synced (a plan right after the write would see 0).
+	pool, _, _ := strings.Cut(ds, "/")
+	l.Sh(t, fmt.Sprintf("dd if=/dev/urandom of=/%s/f%d bs=1M count=%d status=none && zpool sync %s", ds, time.Now().UnixNano(), mib, pool))
 }
 
 // checkEdgeInSync asserts the bookkeeping of one edge after a successful
